@@ -1,0 +1,128 @@
+//! Command-line definitions (clap derive) and nothing else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paddock",
+    version,
+    about = "Race LLM providers side by side in the terminal; watch rate limits, retries and latency live.",
+    after_help = "With no command, opens the race TUI (the demo when no provider has a key)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: Global,
+    /// Race the built-in simulated providers (no keys, no network).
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// Only these providers (comma-separated) in the TUI.
+    #[arg(short = 'p', long = "providers", value_delimiter = ',')]
+    pub providers: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Config file (default: the platform config dir, e.g. ~/.config/paddock/config.toml).
+    #[arg(long, global = true, env = "PADDOCK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Write logs here (default: the platform state dir, paddock.log).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask one provider; the answer streams to stdout, usage and timing to stderr.
+    Ask(AskArgs),
+    /// Ask several providers at once and print a comparison table.
+    Race(RaceArgs),
+    /// Repeated requests with concurrency; latency percentiles and achieved throughput.
+    Bench(BenchArgs),
+    /// Run the simulated provider server (OpenAI and Anthropic wire formats).
+    Mock(MockArgs),
+    /// List configured providers and where each key comes from (never the key).
+    Providers,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RequestArgs {
+    /// Model to use instead of the provider's configured one.
+    #[arg(short = 'm', long)]
+    pub model: Option<String>,
+    /// System prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Provider name (see `paddock providers`).
+    #[arg(short = 'p', long = "provider")]
+    pub provider: Option<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Wait for the whole answer (a non-streaming request).
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Print one JSON object when the request ends, success or failure.
+    #[arg(long)]
+    pub json: bool,
+    /// The prompt; '-' or absent reads stdin.
+    pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RaceArgs {
+    /// Providers to race (comma-separated); default: every provider with a key.
+    #[arg(short = 'p', long = "providers", value_delimiter = ',')]
+    pub providers: Vec<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// One JSON object per provider, one per line.
+    #[arg(long)]
+    pub json: bool,
+    /// The prompt; '-' or absent reads stdin.
+    pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Providers to benchmark (comma-separated); default: every provider with a key.
+    #[arg(short = 'p', long = "providers", value_delimiter = ',')]
+    pub providers: Vec<String>,
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Requests per provider.
+    #[arg(long, default_value_t = 10)]
+    pub runs: u32,
+    /// Requests in flight at once per provider.
+    #[arg(long, default_value_t = 2)]
+    pub concurrency: u32,
+    /// Read prompts from this file, one per line, used in turn.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Also write results here: .json or .csv by extension.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The prompt when no --prompt-file is given.
+    pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub addr: SocketAddr,
+    /// Scenario file (TOML): models, speeds, limits and scripted faults.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+}

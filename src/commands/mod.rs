@@ -1,0 +1,142 @@
+//! The headless commands and what they share: loading the workspace and picking providers.
+
+pub mod ask;
+pub mod providers;
+
+use std::io::Read;
+
+use crate::cli::{Global, RequestArgs};
+use crate::config::{self, Config, ProviderConfig};
+use crate::provider::{ChatRequest, Message};
+use crate::requestlog::RequestLog;
+
+/// Exit codes: 0 success, 1 a request failed, 2 bad usage or configuration.
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// A command's failure: one sentence for stderr and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { message: message.into(), code: EXIT_USAGE }
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self { message: message.into(), code: EXIT_FAILED }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::usage(message)
+    }
+}
+
+/// The config, plus the in-process simulated server when running the demo.
+pub struct Workspace {
+    pub config: Config,
+    pub request_log: RequestLog,
+    pub demo: bool,
+    _server: Option<()>,
+}
+
+impl Workspace {
+    /// Load the config; with `demo`, start the simulated server and use its providers instead.
+    pub async fn open(global: &Global, demo: bool) -> Result<Self, Failure> {
+        let request_log = RequestLog::default_location();
+        if demo {
+            return Self::demo(request_log).await;
+        }
+        let config = config::load(global.config.as_deref())?;
+        Ok(Self { config, request_log, demo: false, _server: None })
+    }
+
+    async fn demo(_request_log: RequestLog) -> Result<Self, Failure> {
+        Err(Failure::usage("demo pending"))
+    }
+
+    /// The named provider, or the first one with a key.
+    pub fn pick_one(&self, name: Option<&str>) -> Result<&ProviderConfig, Failure> {
+        match name {
+            Some(name) => self.config.provider(name).ok_or_else(|| self.unknown(name)),
+            None => self
+                .config
+                .providers
+                .iter()
+                .find(|p| p.has_key())
+                .ok_or_else(|| Failure::usage(no_key_sentence())),
+        }
+    }
+
+    /// The named providers, or every provider with a key.
+    pub fn pick_many(&self, names: &[String]) -> Result<Vec<&ProviderConfig>, Failure> {
+        if names.is_empty() {
+            let all: Vec<_> = self.config.providers.iter().filter(|p| p.has_key()).collect();
+            if all.is_empty() {
+                return Err(Failure::usage(no_key_sentence()));
+            }
+            return Ok(all);
+        }
+        names.iter().map(|n| self.config.provider(n).ok_or_else(|| self.unknown(n))).collect()
+    }
+
+    fn unknown(&self, name: &str) -> Failure {
+        Failure::usage(format!(
+            "no provider named \"{name}\"; configured: {} (see `paddock providers`).",
+            self.config.names().join(", ")
+        ))
+    }
+}
+
+fn no_key_sentence() -> String {
+    "no provider has an API key: set OPENAI_API_KEY or ANTHROPIC_API_KEY (or add a provider to the config), \
+     or try the simulated providers with --demo."
+        .to_owned()
+}
+
+/// The prompt from the arguments, or stdin when absent or '-'.
+pub fn read_prompt(words: &[String]) -> Result<String, Failure> {
+    let prompt = if words.is_empty() || (words.len() == 1 && words[0] == "-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::usage(format!("could not read the prompt from stdin ({e}).")))?;
+        text
+    } else {
+        words.join(" ")
+    };
+    if prompt.trim().is_empty() {
+        return Err(Failure::usage("the prompt is empty: pass it as an argument or on stdin."));
+    }
+    Ok(prompt)
+}
+
+/// A one-turn request for `provider`, with command-line overrides.
+pub fn build_request(provider: &ProviderConfig, args: &RequestArgs, prompt: &str) -> ChatRequest {
+    ChatRequest {
+        model: args.model.clone().unwrap_or_else(|| provider.model.clone()),
+        system: args.system.clone().or_else(|| provider.system.clone()),
+        messages: vec![Message::user(prompt)],
+        temperature: args.temperature.or(provider.temperature),
+        max_tokens: args.max_tokens.or(provider.max_tokens),
+        stream: true,
+    }
+}
+
+/// "retry 1/2 in 2.0s after rate_limit (Retry-After): message" — one line per retry.
+pub fn retry_line(provider: &str, decision: &crate::retry::RetryDecision, error: &crate::provider::ApiError) -> String {
+    let status = error.status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
+    format!(
+        "{provider}: retry {}/{} in {:.1}s after {}{status} ({}): {}",
+        decision.retry,
+        decision.max_retries,
+        decision.wait.as_secs_f64(),
+        error.kind,
+        decision.source,
+        error.message.trim()
+    )
+}

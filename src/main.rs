@@ -1,0 +1,47 @@
+//! The `paddock` binary: parse the CLI, load `.env` and config, set up file logging, dispatch.
+
+use clap::Parser;
+
+use paddock::cli::{Cli, Command};
+use paddock::commands::{self, Failure, Workspace};
+
+fn main() {
+    // .env first, before the runtime starts threads (setting env vars is not thread-safe).
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let _log = paddock::logging::init(cli.global.log_file.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("paddock: cannot start the async runtime ({e}).");
+            std::process::exit(commands::EXIT_FAILED);
+        }
+    };
+    let result = runtime.block_on(dispatch(cli));
+    if let Err(failure) = result {
+        if !failure.message.is_empty() {
+            eprintln!("paddock: {}", failure.message);
+        }
+        std::process::exit(failure.code);
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Some(Command::Ask(args)) => {
+            let ws = Workspace::open(&cli.global, cli.demo).await?;
+            commands::ask::run(&ws, &args).await
+        }
+        Some(Command::Providers) => {
+            let ws = Workspace::open(&cli.global, cli.demo).await?;
+            print!("{}", commands::providers::render(&ws.config));
+            Ok(())
+        }
+        Some(Command::Mock(args)) => async { let _ = args; Err::<(), String>("pending".into()) }
+            .await
+            .map_err(|e| Failure::failed(format!("mock server: {e}"))),
+        Some(Command::Race(_)) | Some(Command::Bench(_)) | None => {
+            Err(Failure::usage("this command is not built yet."))
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Per-request timing (TTFT, latency, inter-token gaps) and percentile helpers for reports.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Times one request from the moment it was asked for (limiter wait and retries included).
+#[derive(Debug, Clone)]
+pub struct RequestTimer {
+    start: Instant,
+    first_token: Option<Instant>,
+    last_token: Option<Instant>,
+    /// Gaps between consecutive content deltas, for smoothness (chunk-level, not token-level).
+    chunk_gaps: Vec<Duration>,
+}
+
+impl RequestTimer {
+    pub fn start(now: Instant) -> Self {
+        Self { start: now, first_token: None, last_token: None, chunk_gaps: Vec::new() }
+    }
+
+    /// A content delta arrived at `now`.
+    pub fn on_delta(&mut self, now: Instant) {
+        if self.first_token.is_none() {
+            self.first_token = Some(now);
+        }
+        if let Some(prev) = self.last_token {
+            self.chunk_gaps.push(now.saturating_duration_since(prev));
+        }
+        self.last_token = Some(now);
+    }
+
+    pub fn ttft(&self) -> Option<Duration> {
+        self.first_token.map(|t| t.saturating_duration_since(self.start))
+    }
+
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
+    }
+
+    pub fn chunk_gaps(&self) -> &[Duration] {
+        &self.chunk_gaps
+    }
+
+    /// Time from the first to the last content delta.
+    pub fn generation_time(&self) -> Option<Duration> {
+        Some(self.last_token?.saturating_duration_since(self.first_token?))
+    }
+}
+
+/// Output tokens per second over the generation phase (after the first token). Counting tokens,
+/// not SSE chunks: servers batch several tokens per chunk, and counting chunks misreports speed.
+pub fn tokens_per_sec(output_tokens: Option<u64>, generation: Option<Duration>) -> Option<f64> {
+    let tokens = output_tokens?;
+    let secs = generation?.as_secs_f64();
+    (tokens > 1 && secs > 0.0).then(|| (tokens - 1) as f64 / secs)
+}
+
+/// Mean inter-token latency from token counts and time: generation time / (tokens - 1).
+pub fn inter_token_latency(output_tokens: Option<u64>, generation: Option<Duration>) -> Option<Duration> {
+    let tokens = output_tokens?;
+    let gen = generation?;
+    (tokens > 1).then(|| gen.div_f64((tokens - 1) as f64))
+}
+
+/// The p-th percentile (0..=100) by nearest rank; `None` for no samples.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn timer_measures_ttft_and_gaps() {
+        let mut t = RequestTimer::start(Instant::now());
+        tokio::time::advance(Duration::from_millis(300)).await;
+        t.on_delta(Instant::now());
+        tokio::time::advance(Duration::from_millis(50)).await;
+        t.on_delta(Instant::now());
+        assert_eq!(t.ttft(), Some(Duration::from_millis(300)));
+        assert_eq!(t.chunk_gaps(), &[Duration::from_millis(50)]);
+        assert_eq!(t.generation_time(), Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn rates_come_from_token_counts() {
+        let gen = Some(Duration::from_secs(2));
+        assert_eq!(tokens_per_sec(Some(101), gen), Some(50.0));
+        assert_eq!(inter_token_latency(Some(101), gen), Some(Duration::from_millis(20)));
+        assert_eq!(tokens_per_sec(Some(1), gen), None);
+        assert_eq!(tokens_per_sec(None, gen), None);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 50.0), Some(5.0));
+        assert_eq!(percentile(&v, 95.0), Some(10.0));
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+}

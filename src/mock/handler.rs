@@ -1,0 +1,264 @@
+//! One HTTP request to the mock: route, parse, count, check the key, inject faults, enforce limits, answer.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, Limited, StreamBody};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+
+use super::faults;
+use super::limits::{Admission, Window};
+use super::scenario::{FaultKind, ModelSpec, Scenario, Serves};
+use super::stream::{body_stream, Pace};
+use super::text::{answer, hash_parts, Rng, Shape};
+use super::wire::{Failure, Family, Ids, Reply, Stop};
+use super::{anthropic_wire, openai_wire};
+
+pub type Body = UnsyncBoxBody<Bytes, io::Error>;
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 32 << 20;
+
+/// What to do with the connection.
+pub enum Outcome {
+    Respond(Response<Body>),
+    /// Close the socket without a response.
+    Reset,
+}
+
+#[derive(Debug)]
+struct ModelState {
+    requests: usize,
+    window: Window,
+}
+
+/// Shared by every connection of one server.
+#[derive(Debug)]
+pub struct State {
+    pub scenario: Scenario,
+    models: Mutex<HashMap<String, ModelState>>,
+    serial: AtomicU64,
+}
+
+impl State {
+    pub fn new(scenario: Scenario) -> Self {
+        State { scenario, models: Mutex::new(HashMap::new()), serial: AtomicU64::new(0) }
+    }
+
+    pub fn request_count(&self, model: &str) -> usize {
+        self.models.lock().map_or(0, |m| m.get(model).map_or(0, |s| s.requests))
+    }
+
+    /// Count a request to `spec`, returning its 1-based number.
+    fn count(&self, spec: &ModelSpec) -> usize {
+        let Ok(mut models) = self.models.lock() else { return 0 };
+        let st = models.entry(spec.name.clone()).or_insert_with(|| self.new_model_state(spec));
+        st.requests += 1;
+        st.requests
+    }
+
+    fn new_model_state(&self, spec: &ModelSpec) -> ModelState {
+        let window = Duration::from_secs_f64(self.scenario.window_secs);
+        ModelState { requests: 0, window: Window::new(spec.requests_per_window, spec.tokens_per_window, window) }
+    }
+
+    fn admit(&self, spec: &ModelSpec, tokens: u64) -> Admission {
+        let Ok(mut models) = self.models.lock() else {
+            return Admission::Admitted(Default::default());
+        };
+        let st = models.entry(spec.name.clone()).or_insert_with(|| self.new_model_state(spec));
+        st.window.admit(Instant::now(), tokens)
+    }
+}
+
+fn full(body: impl Into<Bytes>) -> Body {
+    Full::new(body.into()).map_err(|e: Infallible| match e {}).boxed_unsync()
+}
+
+fn respond(reply: Reply, request_id_header: &str, request_id: &str) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(reply.status)
+        .header("content-type", reply.content_type)
+        .header(request_id_header, request_id);
+    for (k, v) in &reply.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(full(reply.body)).unwrap_or_else(|_| Response::new(full("")))
+}
+
+fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..5].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 9))
+}
+
+/// The key check of each family, when the scenario sets a key.
+fn check_key(family: Family, want: Option<&str>, req: &Request<Incoming>) -> Result<(), Failure> {
+    let Some(want) = want else { return Ok(()) };
+    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let got = match family {
+        Family::OpenAi => header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim),
+        Family::Anthropic => header("x-api-key"),
+    };
+    match got {
+        None | Some("") => Err(Failure::NoKey),
+        Some(k) if k == want => Ok(()),
+        Some(k) => Err(Failure::WrongKey(mask(k))),
+    }
+}
+
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
+    let serial = state.serial.fetch_add(1, Ordering::Relaxed);
+    let anthropic_headers = req.headers().contains_key("anthropic-version") || req.headers().contains_key("x-api-key");
+    let family = match (req.method(), req.uri().path()) {
+        (&Method::POST, "/v1/messages") => Family::Anthropic,
+        (&Method::GET, "/v1/models") if anthropic_headers => Family::Anthropic,
+        _ => Family::OpenAi,
+    };
+    let hash = hash_parts(&[&state.scenario.seed.to_le_bytes(), &serial.to_le_bytes()]);
+    let (rid_header, rid) = match family {
+        Family::OpenAi => ("x-request-id", format!("req_{hash:016x}{:016x}", hash.rotate_left(17))),
+        Family::Anthropic => ("request-id", format!("req_011C{hash:016x}{:08x}", hash >> 32)),
+    };
+    let fail = |f: Failure| Outcome::Respond(respond(family.error_reply(&f, &rid), rid_header, &rid));
+    match (req.method(), req.uri().path()) {
+        (&Method::POST, "/v1/chat/completions") | (&Method::POST, "/v1/messages") => {}
+        (&Method::GET, "/v1/models") => {
+            if let Err(f) = check_key(family, state.scenario.api_key.as_deref(), &req) {
+                return fail(f);
+            }
+            let serves = |m: &&ModelSpec| match family {
+                Family::OpenAi => m.protocol != Serves::Anthropic,
+                Family::Anthropic => m.protocol != Serves::OpenAi,
+            };
+            let names: Vec<&str> = state.scenario.models.iter().filter(serves).map(|m| m.name.as_str()).collect();
+            let body = match family {
+                Family::OpenAi => openai_wire::models_body(&names, 1_715_367_049),
+                Family::Anthropic => anthropic_wire::models_body(&names),
+            };
+            return Outcome::Respond(respond(Reply::json(200, body), rid_header, &rid));
+        }
+        (m, p) => return fail(Failure::UnknownRoute(format!("{m} {p}"))),
+    }
+    if family == Family::Anthropic && !req.headers().contains_key("anthropic-version") {
+        return fail(Failure::Invalid("anthropic-version: header is required".into()));
+    }
+    let key_check = check_key(family, state.scenario.api_key.as_deref(), &req);
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return fail(Failure::Invalid("request body too large or unreadable".into())),
+    };
+    let call = match family.parse(&body) {
+        Ok(c) => c,
+        Err(f) => return fail(f),
+    };
+    let spec = match state.scenario.model(&call.model) {
+        Some(m)
+            if m.protocol == Serves::Both
+                || (m.protocol == Serves::OpenAi) == (family == Family::OpenAi) =>
+        {
+            m.clone()
+        }
+        _ => return fail(Failure::UnknownModel(call.model.clone())),
+    };
+    let n = state.count(&spec);
+    tracing::debug!(model = %spec.name, n, stream = call.stream, "mock request");
+    if let Err(f) = key_check {
+        return fail(f);
+    }
+    let seed = &state.scenario.seed.to_le_bytes();
+    let mut rng = Rng::new(hash_parts(&[seed, spec.name.as_bytes(), &n.to_le_bytes()]));
+    let fault = faults::pick(&spec.faults, n, &mut rng).cloned();
+    if let Some(f) = &fault {
+        tracing::debug!(model = %spec.name, n, kind = ?f.kind, "mock fault");
+        match f.kind {
+            FaultKind::Reset => return Outcome::Reset,
+            FaultKind::SlowFirstByte => tokio::time::sleep(Duration::from_millis(f.duration_ms)).await,
+            _ => {}
+        }
+        if let Some(failure) = faults::failure(f, &spec.name, call.input_tokens, spec.context_window) {
+            let mut reply = family.error_reply(&failure, &rid);
+            if f.kind == FaultKind::RateLimit {
+                reply.headers.extend(faults::retry_headers(f, SystemTime::now()));
+            }
+            return Outcome::Respond(respond(reply, rid_header, &rid));
+        }
+    }
+    if call.input_tokens > spec.context_window {
+        return fail(Failure::ContextTooLong { tokens: call.input_tokens, max: spec.context_window });
+    }
+
+    let shape = Shape { min_tokens: spec.min_answer_tokens, max_tokens: spec.max_answer_tokens };
+    let mut tokens = answer(state.scenario.seed, &spec.name, &call.prompt, shape);
+    let mut stop = Stop::Natural;
+    if let Some(cap) = call.max_tokens.map(|c| usize::try_from(c).unwrap_or(usize::MAX)) {
+        if tokens.len() > cap {
+            tokens.truncate(cap);
+            stop = Stop::Length;
+        }
+    }
+    let now = SystemTime::now();
+    let rate_headers = |s| match family {
+        Family::OpenAi => openai_wire::rate_headers(&s),
+        Family::Anthropic => anthropic_wire::rate_headers(&s, now),
+    };
+    let snapshot = match state.admit(&spec, call.input_tokens + tokens.len() as u64) {
+        Admission::Admitted(s) => s,
+        Admission::Refused { which, retry_after, snapshot, limit, used, requested } => {
+            let failure =
+                Failure::RateLimit { model: spec.name.clone(), which, limit, used, requested, retry_after };
+            let mut reply = family.error_reply(&failure, &rid);
+            reply.headers.extend(rate_headers(snapshot));
+            reply.headers.push(("retry-after".into(), retry_after.as_secs_f64().ceil().max(1.0).to_string()));
+            if family == Family::OpenAi {
+                reply.headers.push(("retry-after-ms".into(), retry_after.as_millis().to_string()));
+            }
+            return Outcome::Respond(respond(reply, rid_header, &rid));
+        }
+    };
+
+    let ids = Ids {
+        response_id: match family {
+            Family::OpenAi => format!("chatcmpl-mock{hash:016x}"),
+            Family::Anthropic => format!("msg_mock{hash:016x}"),
+        },
+        created: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+    };
+    let gap = if spec.tokens_per_sec > 0.0 { Duration::from_secs_f64(1.0 / spec.tokens_per_sec) } else { Duration::ZERO };
+    let mut pace = Pace { ttft: Duration::from_millis(spec.ttft_ms), gap, jitter: spec.jitter, rng };
+    let mut builder = Response::builder().status(200).header(rid_header, rid.as_str());
+    for (k, v) in rate_headers(snapshot) {
+        builder = builder.header(k, v);
+    }
+    if family == Family::OpenAi {
+        builder = builder.header("openai-version", "2020-10-01").header("openai-processing-ms", spec.ttft_ms.to_string());
+    }
+    let response = if call.stream {
+        let fault = fault.filter(|f| f.kind.is_mid_stream()).map(|mut f| {
+            f.after_tokens = f.after_tokens.min(tokens.len().saturating_sub(1));
+            f
+        });
+        let framer = family.framer(ids, &call);
+        let body = StreamBody::new(Box::pin(body_stream(framer, tokens, stop, pace, fault))).boxed_unsync();
+        builder
+            .header("content-type", "text/event-stream; charset=utf-8")
+            .header("cache-control", "no-cache")
+            .body(body)
+    } else {
+        tokio::time::sleep(pace.total(tokens.len())).await;
+        let text = tokens.concat();
+        let body = family.complete_body(&ids, &call, &text, stop, tokens.len() as u64);
+        builder.header("content-type", "application/json").body(full(body))
+    };
+    Outcome::Respond(response.unwrap_or_else(|_| Response::new(full(""))))
+}

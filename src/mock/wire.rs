@@ -1,0 +1,141 @@
+//! What both wire formats share: the parsed request, the failures a request can meet, the framer trait.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::limits::Exceeded;
+use super::{anthropic_wire, openai_wire};
+
+/// The API family a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    OpenAi,
+    Anthropic,
+}
+
+/// A chat request reduced to what the simulation needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatCall {
+    pub model: String,
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage`.
+    pub include_usage: bool,
+    pub max_tokens: Option<u64>,
+    /// System prompt and messages joined: seeds the deterministic answer.
+    pub prompt: String,
+    pub input_tokens: u64,
+}
+
+/// Why the answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Natural,
+    Length,
+}
+
+/// Everything that can go wrong with a request, before the family picks its words and shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    BadJson,
+    Missing(&'static str),
+    Invalid(String),
+    NoKey,
+    WrongKey(String),
+    UnknownModel(String),
+    UnknownRoute(String),
+    RateLimit { model: String, which: Exceeded, limit: u64, used: u64, requested: u64, retry_after: Duration },
+    Quota,
+    Server(u16),
+    Overloaded,
+    ContextTooLong { tokens: u64, max: u64 },
+}
+
+/// A complete non-streaming response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: String) -> Self {
+        Reply { status, content_type: "application/json", headers: vec![], body }
+    }
+}
+
+/// What a CDN in front of the API sends for 502: not JSON at all.
+const BAD_GATEWAY_HTML: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
+
+impl Family {
+    pub fn error_reply(self, failure: &Failure, request_id: &str) -> Reply {
+        if *failure == Failure::Server(502) {
+            return Reply { status: 502, content_type: "text/html", headers: vec![], body: BAD_GATEWAY_HTML.into() };
+        }
+        match self {
+            Family::OpenAi => openai_wire::error(failure),
+            Family::Anthropic => anthropic_wire::error(failure, request_id),
+        }
+    }
+
+    pub fn parse(self, body: &[u8]) -> Result<ChatCall, Failure> {
+        let value: Value = serde_json::from_slice(body).map_err(|_| Failure::BadJson)?;
+        if !value.is_object() {
+            return Err(Failure::BadJson);
+        }
+        match self {
+            Family::OpenAi => openai_wire::parse(&value),
+            Family::Anthropic => anthropic_wire::parse(&value),
+        }
+    }
+
+    pub fn framer(self, ids: Ids, call: &ChatCall) -> Box<dyn Framer> {
+        match self {
+            Family::OpenAi => Box::new(openai_wire::Frames::new(ids, call)),
+            Family::Anthropic => Box::new(anthropic_wire::Frames::new(ids, call)),
+        }
+    }
+
+    pub fn complete_body(self, ids: &Ids, call: &ChatCall, text: &str, stop: Stop, output_tokens: u64) -> String {
+        match self {
+            Family::OpenAi => openai_wire::completion_body(ids, call, text, stop, output_tokens),
+            Family::Anthropic => anthropic_wire::message_body(ids, call, text, stop, output_tokens),
+        }
+    }
+}
+
+/// Identifiers of one response.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    /// `chatcmpl-…` / `msg_…`.
+    pub response_id: String,
+    pub created: u64,
+}
+
+/// SSE framing of one streamed answer; each method returns the exact bytes to write.
+pub trait Framer: Send {
+    /// Everything before the first token (role chunk / message_start, content_block_start, ping).
+    fn start(&mut self) -> String;
+    fn token(&mut self, text: &str) -> String;
+    /// A keep-alive the family sends between tokens (Anthropic's ping), if any.
+    fn keepalive(&mut self) -> Option<String>;
+    /// Everything after the last token, through the end marker.
+    fn finish(&mut self, stop: Stop, output_tokens: u64) -> String;
+    /// A delta event whose JSON is cut short.
+    fn malformed(&mut self) -> String;
+    /// The family's in-stream error, and whatever follows it before the server closes.
+    fn error_event(&mut self) -> String;
+}
+
+/// Text of a message `content`: a string, or an array of blocks with `text`.
+pub fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
+        _ => String::new(),
+    }
+}

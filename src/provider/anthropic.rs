@@ -1,0 +1,250 @@
+//! Anthropic Messages wire format: request body, event decoding, error bodies and
+//! `anthropic-ratelimit-*` headers.
+
+use std::time::SystemTime;
+
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{classify, http_error, ApiError, ErrorKind};
+use super::sse::SseEvent;
+use super::{
+    body_excerpt, header_u64, ChatRequest, Completion, Endpoint, RateLimitHeaders, Role, StreamDecoder,
+    StreamEvent, Usage,
+};
+
+pub const VERSION: &str = "2023-06-01";
+/// Anthropic requires `max_tokens`; this is what we send when the user set none.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+pub fn url(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    // Accept a base URL given with or without the version segment.
+    if base.ends_with("/v1") {
+        format!("{base}/messages")
+    } else {
+        format!("{base}/v1/messages")
+    }
+}
+
+/// The JSON body. The system prompt is a top-level field, not a message.
+pub fn body(req: &ChatRequest) -> Value {
+    let messages: Vec<Value> = req
+        .messages
+        .iter()
+        .map(|m| {
+            let role = match m.role {
+                Role::User => "user",
+                Role::Assistant => "assistant",
+            };
+            json!({"role": role, "content": m.content})
+        })
+        .collect();
+    let mut body = json!({
+        "model": req.model,
+        "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "messages": messages,
+    });
+    let obj = body.as_object_mut().expect("json! object literal");
+    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        obj.insert("system".into(), json!(system));
+    }
+    if let Some(t) = req.temperature {
+        obj.insert("temperature".into(), json!(t));
+    }
+    if req.stream {
+        obj.insert("stream".into(), json!(true));
+    }
+    body
+}
+
+pub fn request(http: &reqwest::Client, endpoint: &Endpoint, req: &ChatRequest) -> reqwest::RequestBuilder {
+    let mut rb = http
+        .post(url(&endpoint.base_url))
+        .header("content-type", "application/json")
+        .header("accept", if req.stream { "text/event-stream" } else { "application/json" })
+        .header("anthropic-version", VERSION);
+    if let Some(key) = &endpoint.api_key {
+        rb = rb.header("x-api-key", key.expose_secret());
+    }
+    rb.body(body(req).to_string())
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct WireUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+        }
+    }
+}
+
+/// Decodes Messages stream events. Usage is cumulative: later fields replace earlier ones.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    done: bool,
+    model: Option<String>,
+    usage: Usage,
+}
+
+impl StreamDecoder for Decoder {
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        if self.done || event.data.trim().is_empty() {
+            return;
+        }
+        let value: Value = match serde_json::from_str(&event.data) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, event = %event.event, "anthropic: undecodable event ignored");
+                return;
+            }
+        };
+        // The data's `type` is authoritative; compatible servers sometimes omit `event:`.
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or(event.event.as_str());
+        match kind {
+            "message_start" => self.on_message_start(&value, out),
+            "content_block_start" => {
+                let block = &value["content_block"];
+                if block["type"] == "text" {
+                    push_text(block["text"].as_str(), out);
+                }
+            }
+            "content_block_delta" => {
+                let delta = &value["delta"];
+                if delta["type"] == "text_delta" {
+                    push_text(delta["text"].as_str(), out);
+                }
+            }
+            "message_delta" => self.on_message_delta(&value, out),
+            "message_stop" => {
+                self.done = true;
+                out.push(StreamEvent::Done);
+            }
+            "error" => {
+                self.done = true;
+                out.push(StreamEvent::Error(stream_error(&value)));
+            }
+            _ => {} // ping, content_block_stop and anything new
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+}
+
+impl Decoder {
+    fn on_message_start(&mut self, value: &Value, out: &mut Vec<StreamEvent>) {
+        let message = &value["message"];
+        if let Some(model) = message["model"].as_str().filter(|m| !m.is_empty()) {
+            self.model = Some(model.to_owned());
+        }
+        if let Ok(usage) = WireUsage::deserialize(&message["usage"]) {
+            self.usage.merge(usage.into());
+            out.push(StreamEvent::Usage(self.usage));
+        }
+    }
+
+    fn on_message_delta(&mut self, value: &Value, out: &mut Vec<StreamEvent>) {
+        if let Some(reason) = value["delta"]["stop_reason"].as_str() {
+            out.push(StreamEvent::Finish(reason.to_owned()));
+        }
+        if let Ok(usage) = WireUsage::deserialize(&value["usage"]) {
+            self.usage.merge(usage.into());
+            out.push(StreamEvent::Usage(self.usage));
+        }
+    }
+}
+
+fn push_text(text: Option<&str>, out: &mut Vec<StreamEvent>) {
+    if let Some(text) = text.filter(|t| !t.is_empty()) {
+        out.push(StreamEvent::Delta(text.to_owned()));
+    }
+}
+
+/// `{"type":"error","error":{"type","message"}}` -> (type, message).
+fn error_fields(value: &Value) -> (Option<String>, String) {
+    let error = &value["error"];
+    let etype = error["type"].as_str().map(str::to_owned);
+    let message = error["message"].as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+    (etype, message)
+}
+
+fn stream_error(value: &Value) -> ApiError {
+    let (etype, message) = error_fields(value);
+    let mut err = ApiError::new(classify(0, etype.as_deref(), None, &message), message);
+    err.code = etype;
+    err
+}
+
+pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) if value.get("error").is_some() => {
+            let (etype, message) = error_fields(&value);
+            http_error(status, etype.as_deref(), None, &message)
+        }
+        _ => http_error(status, None, None, &body_excerpt(body)),
+    }
+}
+
+pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(ErrorKind::Unknown, format!("the response was not valid JSON ({e})"))
+    })?;
+    if value["type"] == "error" {
+        return Err(stream_error(&value));
+    }
+    let content = value["content"]
+        .as_array()
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| b["type"] == "text")
+                .filter_map(|b| b["text"].as_str())
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    Ok(Completion {
+        model: value["model"].as_str().map(str::to_owned),
+        content,
+        finish_reason: value["stop_reason"].as_str().map(str::to_owned),
+        usage: WireUsage::deserialize(&value["usage"]).map(Usage::from).unwrap_or_default(),
+    })
+}
+
+pub fn rate_limits(headers: &reqwest::header::HeaderMap, _now: SystemTime) -> RateLimitHeaders {
+    let reset = |name: &str| {
+        let text = headers.get(name)?.to_str().ok()?;
+        let t = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()?;
+        let secs = u64::try_from(t.unix_timestamp()).ok()?;
+        Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, t.nanosecond()))
+    };
+    RateLimitHeaders {
+        limit_requests: header_u64(headers, "anthropic-ratelimit-requests-limit"),
+        remaining_requests: header_u64(headers, "anthropic-ratelimit-requests-remaining"),
+        reset_requests: reset("anthropic-ratelimit-requests-reset"),
+        limit_tokens: header_u64(headers, "anthropic-ratelimit-tokens-limit"),
+        remaining_tokens: header_u64(headers, "anthropic-ratelimit-tokens-remaining"),
+        reset_tokens: reset("anthropic-ratelimit-tokens-reset"),
+        retry_after: None,
+    }
+}

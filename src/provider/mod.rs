@@ -1,0 +1,335 @@
+//! The wire layer: request and event types shared by both protocols. Knows HTTP and JSON, nothing of the UI.
+
+pub mod anthropic;
+pub mod error;
+pub mod openai;
+pub mod sse;
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+pub use error::{ApiError, ErrorKind};
+
+/// Which wire protocol a provider speaks. A third protocol is one new variant and one new module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// OpenAI Chat Completions, also every compatible server (Ollama, vLLM, llama-server, ...).
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::OpenAi => "openai",
+            Protocol::Anthropic => "anthropic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// One turn of a conversation. The system prompt lives on [`ChatRequest`], not here,
+/// because the two protocols place it differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: Role::User, content: content.into() }
+    }
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: Role::Assistant, content: content.into() }
+    }
+}
+
+/// Which field carries the output-token cap on OpenAI-style servers: reasoning models
+/// reject `max_tokens` and want `max_completion_tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensField {
+    #[default]
+    MaxTokens,
+    MaxCompletionTokens,
+}
+
+/// A protocol-neutral chat request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatRequest {
+    pub model: String,
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub stream: bool,
+}
+
+/// Token counts as the provider reported them; `None` when it never did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
+    pub cache_read_input_tokens: Option<u64>,
+}
+
+impl Usage {
+    pub fn total(&self) -> Option<u64> {
+        match (self.input_tokens, self.output_tokens) {
+            (None, None) => None,
+            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
+        }
+    }
+
+    /// Fields present in `newer` replace ours (Anthropic's cumulative `message_delta` rule).
+    pub fn merge(&mut self, newer: Usage) {
+        fn pick(old: &mut Option<u64>, new: Option<u64>) {
+            if new.is_some() {
+                *old = new;
+            }
+        }
+        pick(&mut self.input_tokens, newer.input_tokens);
+        pick(&mut self.output_tokens, newer.output_tokens);
+        pick(&mut self.cache_creation_input_tokens, newer.cache_creation_input_tokens);
+        pick(&mut self.cache_read_input_tokens, newer.cache_read_input_tokens);
+    }
+}
+
+/// What the server's rate-limit headers said on one response. Resets are absolute times so a
+/// snapshot stays meaningful after it was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimitHeaders {
+    pub limit_requests: Option<u64>,
+    pub remaining_requests: Option<u64>,
+    pub reset_requests: Option<SystemTime>,
+    pub limit_tokens: Option<u64>,
+    pub remaining_tokens: Option<u64>,
+    pub reset_tokens: Option<SystemTime>,
+    /// `retry-after` / `retry-after-ms`, when the response carried one.
+    pub retry_after: Option<Duration>,
+}
+
+impl RateLimitHeaders {
+    pub fn is_empty(&self) -> bool {
+        *self == RateLimitHeaders::default()
+    }
+}
+
+/// One decoded event from a streaming response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// A piece of assistant text.
+    Delta(String),
+    /// Usage as known so far (already merged by the decoder; replace, don't add).
+    Usage(Usage),
+    /// The provider's own finish / stop reason.
+    Finish(String),
+    /// The provider said the stream is complete (`[DONE]` / `message_stop`).
+    Done,
+    /// The server reported an error inside the stream.
+    Error(ApiError),
+}
+
+/// A whole non-streaming answer, decoded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Completion {
+    pub model: Option<String>,
+    pub content: String,
+    pub finish_reason: Option<String>,
+    pub usage: Usage,
+}
+
+/// Incremental decoding of one response stream: SSE events in, stream events out.
+/// `finish` is called at end of body and reports a truncated stream.
+pub trait StreamDecoder: Send {
+    fn on_event(&mut self, event: &sse::SseEvent, out: &mut Vec<StreamEvent>);
+    /// True once the protocol's end marker arrived; events after it are ignored.
+    fn is_done(&self) -> bool;
+    /// The model name the server reported, if any.
+    fn model(&self) -> Option<&str>;
+}
+
+/// Parse a header value as a non-negative integer, tolerating spaces.
+pub(crate) fn header_u64(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Retry-After in all its forms: `retry-after-ms`, then `retry-after` as seconds, then as an HTTP date.
+pub fn retry_after(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Option<Duration> {
+    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
+        if let Ok(ms) = ms.trim().parse::<f64>() {
+            if ms.is_finite() && ms >= 0.0 {
+                return Some(Duration::from_secs_f64(ms / 1000.0));
+            }
+        }
+    }
+    let value = headers.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// `x-should-retry: true|false`, when present.
+pub fn should_retry_header(headers: &reqwest::header::HeaderMap) -> Option<bool> {
+    match headers.get("x-should-retry")?.to_str().ok()?.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Where and how to reach one provider: what the wire layer needs to build a request.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub protocol: Protocol,
+    /// For OpenAI-style servers this includes `/v1`; for Anthropic it does not (SDK conventions).
+    pub base_url: String,
+    pub api_key: Option<secrecy::SecretString>,
+    pub max_tokens_field: MaxTokensField,
+}
+
+impl Endpoint {
+    /// The request for `req`, ready to send: URL, headers and JSON body.
+    pub fn request(&self, http: &reqwest::Client, req: &ChatRequest) -> reqwest::RequestBuilder {
+        match self.protocol {
+            Protocol::OpenAi => openai::request(http, self, req),
+            Protocol::Anthropic => anthropic::request(http, self, req),
+        }
+    }
+
+    pub fn decoder(&self) -> Box<dyn StreamDecoder> {
+        match self.protocol {
+            Protocol::OpenAi => Box::new(openai::Decoder::default()),
+            Protocol::Anthropic => Box::new(anthropic::Decoder::default()),
+        }
+    }
+
+    pub fn parse_completion(&self, body: &[u8]) -> Result<Completion, ApiError> {
+        match self.protocol {
+            Protocol::OpenAi => openai::parse_completion(body),
+            Protocol::Anthropic => anthropic::parse_completion(body),
+        }
+    }
+
+    /// An HTTP error response turned into an [`ApiError`], with Retry-After and `x-should-retry`.
+    pub fn parse_error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> ApiError {
+        let err = match self.protocol {
+            Protocol::OpenAi => openai::parse_error(status, body),
+            Protocol::Anthropic => anthropic::parse_error(status, body),
+        };
+        err.with_retry_after(retry_after(headers, SystemTime::now()))
+            .with_should_retry(should_retry_header(headers))
+    }
+
+    pub fn rate_limits(&self, headers: &reqwest::header::HeaderMap) -> RateLimitHeaders {
+        let now = SystemTime::now();
+        let mut rl = match self.protocol {
+            Protocol::OpenAi => openai::rate_limits(headers, now),
+            Protocol::Anthropic => anthropic::rate_limits(headers, now),
+        };
+        rl.retry_after = retry_after(headers, now);
+        rl
+    }
+}
+
+/// The body text of an error response, cut short: bodies can be HTML pages from a proxy.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "the server sent no error message".to_owned();
+    }
+    let mut cut: String = text.chars().take(300).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Go-style duration (`1s`, `6m0s`, `12ms`, `1.5s`, `1h2m3s`) as used by OpenAI's reset headers.
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut total = 0.0f64;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        if num_len == 0 {
+            return None;
+        }
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" | "μs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    total.is_finite().then(|| Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        let cases = [
+            ("1s", 1000),
+            ("6m0s", 360_000),
+            ("12ms", 12),
+            ("1.5s", 1500),
+            ("1h2m3s", 3_723_000),
+            ("0s", 0),
+            ("0", 0),
+        ];
+        for (text, ms) in cases {
+            assert_eq!(parse_go_duration(text), Some(Duration::from_millis(ms)), "{text}");
+        }
+        for bad in ["", "s", "1x", "abc", "1.2.3s"] {
+            assert_eq!(parse_go_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
+        h.insert("retry-after-ms", HeaderValue::from_static("1500"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(1500)));
+        let mut h = HeaderMap::new();
+        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        h.insert("retry-after", HeaderValue::from_str(&date).unwrap());
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+}

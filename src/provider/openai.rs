@@ -1,0 +1,253 @@
+//! OpenAI Chat Completions wire format: request body, chunk and whole-response decoding,
+//! error bodies and `x-ratelimit-*` headers. Also every OpenAI-compatible server.
+
+use std::time::SystemTime;
+
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{classify, http_error, ApiError, ErrorKind};
+use super::sse::SseEvent;
+use super::{
+    body_excerpt, header_u64, parse_go_duration, ChatRequest, Completion, Endpoint, MaxTokensField,
+    RateLimitHeaders, Role, StreamDecoder, StreamEvent, Usage,
+};
+
+pub fn url(base_url: &str) -> String {
+    format!("{}/chat/completions", base_url.trim_end_matches('/'))
+}
+
+/// The JSON body. The system prompt goes first as a `system` message.
+pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    for m in &req.messages {
+        let role = match m.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        messages.push(json!({"role": role, "content": m.content}));
+    }
+    let mut body = json!({"model": req.model, "messages": messages});
+    let obj = body.as_object_mut().expect("json! object literal");
+    if let Some(t) = req.temperature {
+        obj.insert("temperature".into(), json!(t));
+    }
+    if let Some(n) = req.max_tokens {
+        let field = match max_field {
+            MaxTokensField::MaxTokens => "max_tokens",
+            MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
+        };
+        obj.insert(field.into(), json!(n));
+    }
+    if req.stream {
+        obj.insert("stream".into(), json!(true));
+        obj.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    body
+}
+
+pub fn request(http: &reqwest::Client, endpoint: &Endpoint, req: &ChatRequest) -> reqwest::RequestBuilder {
+    let mut rb = http
+        .post(url(&endpoint.base_url))
+        .header("content-type", "application/json")
+        .header("accept", if req.stream { "text/event-stream" } else { "application/json" });
+    if let Some(key) = &endpoint.api_key {
+        rb = rb.bearer_auth(key.expose_secret());
+    }
+    rb.body(body(req, endpoint.max_tokens_field).to_string())
+}
+
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    index: u32,
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    message: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens, ..Usage::default() }
+    }
+}
+
+/// Decodes `chat.completion.chunk` events. Only choice 0 is the answer; `[DONE]` ends it.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    done: bool,
+    model: Option<String>,
+}
+
+impl StreamDecoder for Decoder {
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        if self.done {
+            return;
+        }
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            self.done = true;
+            out.push(StreamEvent::Done);
+            return;
+        }
+        if data.is_empty() {
+            return;
+        }
+        let value: Value = match serde_json::from_str(data) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "openai: undecodable stream event ignored");
+                return;
+            }
+        };
+        if let Some(err) = stream_error(&value) {
+            self.done = true;
+            out.push(StreamEvent::Error(err));
+            return;
+        }
+        let Ok(chunk) = Chunk::deserialize(&value) else {
+            tracing::warn!("openai: stream event with an unexpected shape ignored");
+            return;
+        };
+        if self.model.is_none() {
+            self.model = chunk.model.filter(|m| !m.is_empty());
+        }
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            let text = choice.delta.as_ref().and_then(|d| d.content.as_deref());
+            if let Some(text) = text.filter(|t| !t.is_empty()) {
+                out.push(StreamEvent::Delta(text.to_owned()));
+            }
+            if let Some(reason) = &choice.finish_reason {
+                out.push(StreamEvent::Finish(reason.clone()));
+            }
+        }
+        if let Some(usage) = chunk.usage {
+            out.push(StreamEvent::Usage(usage.into()));
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+
+    fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+}
+
+/// A mid-stream error: a chunk whose JSON has a truthy `error` key.
+fn stream_error(value: &Value) -> Option<ApiError> {
+    let error = value.get("error")?;
+    let truthy = match error {
+        Value::Null | Value::Bool(false) => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    };
+    if !truthy {
+        return None;
+    }
+    let (etype, code, message) = error_fields(error);
+    // No HTTP status mid-stream (it was 200): classify by the provider's type, code and message.
+    let kind = classify(0, etype.as_deref(), code.as_deref(), &message);
+    let mut err = ApiError::new(kind, message);
+    err.code = etype.or(code);
+    Some(err)
+}
+
+/// (type, code, message) from an `error` value, which is usually an object but may be a string.
+fn error_fields(error: &Value) -> (Option<String>, Option<String>, String) {
+    let text = |k: &str| match error.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    match error {
+        Value::String(s) => (None, None, s.clone()),
+        _ => {
+            let message = text("message").unwrap_or_else(|| error.to_string());
+            (text("type"), text("code"), message)
+        }
+    }
+}
+
+/// A non-2xx response body. Compatible servers vary; fall back to the raw text.
+pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    match parsed.as_ref().and_then(|v| v.get("error")) {
+        Some(error) => {
+            let (etype, code, message) = error_fields(error);
+            http_error(status, etype.as_deref(), code.as_deref(), &message)
+        }
+        None => http_error(status, None, None, &body_excerpt(body)),
+    }
+}
+
+pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(ErrorKind::Unknown, format!("the response was not valid JSON ({e})"))
+    })?;
+    if let Some(err) = stream_error(&value) {
+        return Err(err);
+    }
+    let chunk = Chunk::deserialize(&value).map_err(|e| {
+        ApiError::new(ErrorKind::Unknown, format!("the response had an unexpected shape ({e})"))
+    })?;
+    let choice = chunk.choices.iter().find(|c| c.index == 0);
+    Ok(Completion {
+        model: chunk.model,
+        content: choice
+            .and_then(|c| c.message.as_ref())
+            .and_then(|m| m.content.clone())
+            .unwrap_or_default(),
+        finish_reason: choice.and_then(|c| c.finish_reason.clone()),
+        usage: chunk.usage.map(Usage::from).unwrap_or_default(),
+    })
+}
+
+pub fn rate_limits(headers: &reqwest::header::HeaderMap, now: SystemTime) -> RateLimitHeaders {
+    let reset = |name: &str| {
+        let text = headers.get(name)?.to_str().ok()?;
+        Some(now + parse_go_duration(text)?)
+    };
+    RateLimitHeaders {
+        limit_requests: header_u64(headers, "x-ratelimit-limit-requests"),
+        remaining_requests: header_u64(headers, "x-ratelimit-remaining-requests"),
+        reset_requests: reset("x-ratelimit-reset-requests"),
+        limit_tokens: header_u64(headers, "x-ratelimit-limit-tokens"),
+        remaining_tokens: header_u64(headers, "x-ratelimit-remaining-tokens"),
+        reset_tokens: reset("x-ratelimit-reset-tokens"),
+        retry_after: None,
+    }
+}

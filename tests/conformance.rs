@@ -1,0 +1,140 @@
+//! Every recorded stream in ../shared/conformance/fixtures yields its expect.json values when a
+//! real local HTTP server serves it: whole, in 1-7 byte slices, and with CRLF line endings.
+
+mod support;
+
+use std::path::PathBuf;
+
+use paddock::client::Client;
+use paddock::config::ProviderConfig;
+use paddock::provider::{ChatRequest, Message, Protocol};
+use serde_json::Value;
+use support::{RawResponse, RawServer};
+
+fn fixtures_dir() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for candidate in [here.join("../shared/conformance/fixtures"), here.join("tests/fixtures")] {
+        if candidate.is_dir() {
+            return candidate;
+        }
+    }
+    panic!("conformance fixtures not found next to the repo (../shared/conformance/fixtures)");
+}
+
+fn fixtures() -> Vec<(String, Vec<u8>, Value)> {
+    let dir = fixtures_dir();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("sse") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let body = std::fs::read(&path).unwrap();
+        let expect: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.expect.json"))).unwrap()).unwrap();
+        out.push((name, body, expect));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 20, "expected the full fixture set, found {}", out.len());
+    out
+}
+
+fn to_crlf(body: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
+    text.replace('\n', "\r\n").into_bytes()
+}
+
+async fn run_one(name: &str, body: &[u8], expect: &Value, slice: usize) {
+    let server = RawServer::start(vec![RawResponse::sse(body, slice)]).await;
+    let protocol = match expect["provider"].as_str().unwrap() {
+        "openai" => Protocol::OpenAi,
+        _ => Protocol::Anthropic,
+    };
+    let base = match protocol {
+        Protocol::OpenAi => format!("{}/v1", server.base()),
+        Protocol::Anthropic => server.base(),
+    };
+    let mut cfg = ProviderConfig::new("fixture", protocol, "m", &base);
+    cfg.max_retries = 0;
+    let client = Client::new(&cfg).unwrap();
+    let req = ChatRequest { model: "m".into(), messages: vec![Message::user("hi")], ..Default::default() };
+    let outcome = client.complete(ChatRequest { stream: true, ..req }, |_| {}).await;
+    let ctx = format!("{name} (slice {slice})");
+    assert_eq!(outcome.content, expect["text"].as_str().unwrap(), "text of {ctx}");
+    assert_eq!(outcome.finish_reason.as_deref(), expect["finish_reason"].as_str(), "finish_reason of {ctx}");
+    assert_eq!(outcome.usage.input_tokens, expect["input_tokens"].as_u64(), "input_tokens of {ctx}");
+    assert_eq!(outcome.usage.output_tokens, expect["output_tokens"].as_u64(), "output_tokens of {ctx}");
+    let error = outcome.error.as_ref().and_then(|e| e.code.clone());
+    assert_eq!(error.as_deref(), expect["error"].as_str(), "error of {ctx}: {:?}", outcome.error);
+}
+
+#[tokio::test]
+async fn fixtures_whole() {
+    for (name, body, expect) in fixtures() {
+        run_one(&name, &body, &expect, usize::MAX).await;
+    }
+}
+
+#[tokio::test]
+async fn fixtures_in_small_slices() {
+    for (i, (name, body, expect)) in fixtures().into_iter().enumerate() {
+        // Every slice size 1-7 across the set, and each fixture at two sizes.
+        for slice in [1 + i % 7, 1 + (i + 3) % 7] {
+            run_one(&name, &body, &expect, slice).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn fixtures_with_crlf() {
+    for (i, (name, body, expect)) in fixtures().into_iter().enumerate() {
+        run_one(&name, &to_crlf(&body), &expect, if i % 2 == 0 { usize::MAX } else { 5 }).await;
+    }
+}
+
+/// The same fixtures through the decoders alone in exact slices, so every split point is
+/// exercised deterministically (TCP may coalesce the server's slices).
+#[test]
+fn fixtures_through_the_decoders_in_exact_slices() {
+    use paddock::provider::sse::SseDecoder;
+    use paddock::provider::{Endpoint, MaxTokensField, StreamEvent};
+    for (name, body, expect) in fixtures() {
+        let protocol = if expect["provider"] == "openai" { Protocol::OpenAi } else { Protocol::Anthropic };
+        let endpoint = Endpoint {
+            protocol,
+            base_url: String::new(),
+            api_key: None,
+            max_tokens_field: MaxTokensField::MaxTokens,
+        };
+        for slice in 1..=7 {
+            let mut sse = SseDecoder::new();
+            let mut dec = endpoint.decoder();
+            let (mut raw, mut events) = (Vec::new(), Vec::new());
+            for chunk in body.chunks(slice) {
+                sse.feed(chunk, &mut raw);
+                for r in raw.drain(..) {
+                    dec.on_event(&r, &mut events);
+                }
+            }
+            let mut text = String::new();
+            let mut finish = None;
+            let mut usage = None;
+            let mut error = None;
+            for e in events {
+                match e {
+                    StreamEvent::Delta(t) => text.push_str(&t),
+                    StreamEvent::Finish(f) => finish = Some(f),
+                    StreamEvent::Usage(u) => usage = Some(u),
+                    StreamEvent::Error(e) => error = e.code,
+                    StreamEvent::Done => {}
+                }
+            }
+            assert_eq!(text, expect["text"].as_str().unwrap(), "{name} slice {slice}");
+            assert_eq!(finish.as_deref(), expect["finish_reason"].as_str(), "{name} slice {slice}");
+            assert_eq!(usage.and_then(|u| u.input_tokens), expect["input_tokens"].as_u64(), "{name}");
+            assert_eq!(usage.and_then(|u| u.output_tokens), expect["output_tokens"].as_u64(), "{name}");
+            assert_eq!(error.as_deref(), expect["error"].as_str(), "{name} slice {slice}");
+        }
+    }
+}
