@@ -23,11 +23,16 @@ pub enum ClientEvent {
     /// Waiting for the client-side rate limiter to free a slot.
     Queued,
     /// The request (attempt `attempt`, 0 = first) is being sent.
-    Connecting { attempt: u32 },
+    Connecting {
+        attempt: u32,
+    },
     /// The server's rate-limit headers on a response.
     RateLimit(RateLimitHeaders),
     /// An attempt failed before any text arrived and will be retried after `decision.wait`.
-    Retry { decision: RetryDecision, error: ApiError },
+    Retry {
+        decision: RetryDecision,
+        error: ApiError,
+    },
     Delta(String),
     Usage(Usage),
     Finish(String),
@@ -117,7 +122,10 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("name", &self.name).field("endpoint", &self.endpoint).finish()
+        f.debug_struct("Client")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
@@ -137,7 +145,10 @@ impl Client {
             http,
             endpoint: provider.endpoint(key),
             limiter,
-            policy: RetryPolicy { max_retries: provider.max_retries, ..RetryPolicy::default() },
+            policy: RetryPolicy {
+                max_retries: provider.max_retries,
+                ..RetryPolicy::default()
+            },
         })
     }
 
@@ -242,8 +253,16 @@ impl Client {
 
     /// Run a request to the end and return its outcome. With `stream` false this is a plain
     /// (non-streaming) HTTP request; `on_event` still sees retries and rate-limit headers.
-    pub async fn complete(&self, req: ChatRequest, mut on_event: impl FnMut(&ClientEvent)) -> Outcome {
-        let mut events = if req.stream { self.stream(req) } else { self.complete_once_stream(req) };
+    pub async fn complete(
+        &self,
+        req: ChatRequest,
+        mut on_event: impl FnMut(&ClientEvent),
+    ) -> Outcome {
+        let mut events = if req.stream {
+            self.stream(req)
+        } else {
+            self.complete_once_stream(req)
+        };
         let mut outcome = None;
         while let Some(event) = events.next().await {
             on_event(&event);
@@ -295,16 +314,26 @@ fn http_client(provider: &ProviderConfig) -> Result<reqwest::Client, String> {
 }
 
 fn is_loopback(url: &str) -> bool {
-    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| {
-        h == "localhost" || h == "[::1]" || h.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-    })
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h == "[::1]"
+                || h.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
 }
 
 /// A rough token estimate for the limiter: about four characters per token, plus the
 /// output cap. The limiter settles to the real usage afterwards, so rough is fine.
 pub fn estimate_tokens(req: &ChatRequest) -> u64 {
     let chars: usize = req.system.as_deref().map_or(0, str::len)
-        + req.messages.iter().map(|m| m.content.len() + 16).sum::<usize>();
+        + req
+            .messages
+            .iter()
+            .map(|m| m.content.len() + 16)
+            .sum::<usize>();
     let prompt = (chars as u64).div_ceil(4);
     prompt + u64::from(req.max_tokens.unwrap_or(512))
 }
@@ -319,7 +348,12 @@ struct BodyDecoder {
 
 impl BodyDecoder {
     fn new(endpoint: &Endpoint) -> Self {
-        Self { sse: SseDecoder::new(), protocol: endpoint.decoder(), raw: Vec::new(), events: Vec::new() }
+        Self {
+            sse: SseDecoder::new(),
+            protocol: endpoint.decoder(),
+            raw: Vec::new(),
+            events: Vec::new(),
+        }
     }
 
     fn feed(&mut self, chunk: &[u8]) -> std::vec::Drain<'_, StreamEvent> {
@@ -418,12 +452,21 @@ impl Run {
         }
         let response_headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
-        Err(client.endpoint.parse_error(status.as_u16(), &response_headers, &body))
+        Err(client
+            .endpoint
+            .parse_error(status.as_u16(), &response_headers, &body))
     }
 
-    async fn attempt_whole(&mut self, client: &Client, req: &ChatRequest, events: &mut Vec<ClientEvent>) -> Step {
+    async fn attempt_whole(
+        &mut self,
+        client: &Client,
+        req: &ChatRequest,
+        events: &mut Vec<ClientEvent>,
+    ) -> Step {
         let permit = self.acquire(client, events).await;
-        events.push(ClientEvent::Connecting { attempt: self.retries });
+        events.push(ClientEvent::Connecting {
+            attempt: self.retries,
+        });
         let response = match self.send(client, req, events).await {
             Ok(r) => r,
             Err(e) => return self.fail(client, e),

@@ -121,7 +121,9 @@ fn run_key_command(name: &str, cmd: &str) -> Result<SecretString, String> {
         .arg(cmd)
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("{name}: could not run api_key_cmd ({e}); check the command in the config."))?;
+        .map_err(|e| {
+            format!("{name}: could not run api_key_cmd ({e}); check the command in the config.")
+        })?;
     if !output.status.success() {
         return Err(format!(
             "{name}: api_key_cmd exited with {}; run it by hand to see why.",
@@ -130,7 +132,9 @@ fn run_key_command(name: &str, cmd: &str) -> Result<SecretString, String> {
     }
     let key = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     if key.is_empty() {
-        return Err(format!("{name}: api_key_cmd printed nothing; it must print the key on stdout."));
+        return Err(format!(
+            "{name}: api_key_cmd printed nothing; it must print the key on stdout."
+        ));
     }
     Ok(SecretString::from(key))
 }
@@ -180,7 +184,10 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
 /// The two providers that exist with no config at all, following the official SDK conventions.
 pub fn builtins() -> Vec<ProviderConfig> {
     let env_or = |var: &str, default: &str| {
-        std::env::var(var).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned())
     };
     let mut openai = ProviderConfig::new(
         "openai",
@@ -230,9 +237,13 @@ struct RawProvider {
 /// Parse a config file. Errors name the file and say what to fix.
 pub fn parse_file(path: &Path) -> Result<Config, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        format!("cannot read config file {}: {e}; create it with `paddock init` or pass --config.", path.display())
+        format!(
+            "cannot read config file {}: {e}; create it with `paddock init` or pass --config.",
+            path.display()
+        )
     })?;
-    let mut config = parse_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let mut config =
+        parse_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
     config.path = Some(path.to_path_buf());
     Ok(config)
 }
@@ -242,11 +253,17 @@ pub fn parse_str(text: &str) -> Result<Config, String> {
     let mut providers = Vec::new();
     for p in raw.provider {
         if providers.iter().any(|q: &ProviderConfig| q.name == p.name) {
-            return Err(format!("provider name \"{}\" is used twice; give each provider its own name.", p.name));
+            return Err(format!(
+                "provider name \"{}\" is used twice; give each provider its own name.",
+                p.name
+            ));
         }
         providers.push(validate(p)?);
     }
-    Ok(Config { providers, path: None })
+    Ok(Config {
+        providers,
+        path: None,
+    })
 }
 
 /// toml's error is multi-line with a source excerpt; keep the location and the message.
@@ -261,7 +278,10 @@ fn one_line(e: &toml::de::Error) -> String {
 fn validate(p: RawProvider) -> Result<ProviderConfig, String> {
     let name = p.name.trim();
     if name.is_empty() || name.contains(',') || name.contains(char::is_whitespace) {
-        return Err(format!("provider name \"{}\" must be non-empty, with no spaces or commas.", p.name));
+        return Err(format!(
+            "provider name \"{}\" must be non-empty, with no spaces or commas.",
+            p.name
+        ));
     }
     let default_base = match p.kind {
         Protocol::OpenAi => OPENAI_DEFAULT_BASE,
@@ -269,7 +289,9 @@ fn validate(p: RawProvider) -> Result<ProviderConfig, String> {
     };
     let base_url = p.base_url.unwrap_or_else(|| default_base.to_owned());
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(format!("provider \"{name}\": base_url \"{base_url}\" must start with http:// or https://."));
+        return Err(format!(
+            "provider \"{name}\": base_url \"{base_url}\" must start with http:// or https://."
+        ));
     }
     let mut cfg = ProviderConfig::new(name, p.kind, &p.model, &base_url);
     cfg.key_source = match (p.api_key_env, p.api_key_cmd, p.api_key) {

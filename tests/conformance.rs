@@ -13,7 +13,10 @@ use support::{RawResponse, RawServer};
 
 fn fixtures_dir() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for candidate in [here.join("../shared/conformance/fixtures"), here.join("tests/fixtures")] {
+    for candidate in [
+        here.join("../shared/conformance/fixtures"),
+        here.join("tests/fixtures"),
+    ] {
         if candidate.is_dir() {
             return candidate;
         }
@@ -31,12 +34,18 @@ fn fixtures() -> Vec<(String, Vec<u8>, Value)> {
         }
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let body = std::fs::read(&path).unwrap();
-        let expect: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.expect.json"))).unwrap()).unwrap();
+        let expect: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.expect.json"))).unwrap(),
+        )
+        .unwrap();
         out.push((name, body, expect));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 20, "expected the full fixture set, found {}", out.len());
+    assert!(
+        out.len() >= 20,
+        "expected the full fixture set, found {}",
+        out.len()
+    );
     out
 }
 
@@ -58,15 +67,48 @@ async fn run_one(name: &str, body: &[u8], expect: &Value, slice: usize) {
     let mut cfg = ProviderConfig::new("fixture", protocol, "m", &base);
     cfg.max_retries = 0;
     let client = Client::new(&cfg).unwrap();
-    let req = ChatRequest { model: "m".into(), messages: vec![Message::user("hi")], ..Default::default() };
-    let outcome = client.complete(ChatRequest { stream: true, ..req }, |_| {}).await;
+    let req = ChatRequest {
+        model: "m".into(),
+        messages: vec![Message::user("hi")],
+        ..Default::default()
+    };
+    let outcome = client
+        .complete(
+            ChatRequest {
+                stream: true,
+                ..req
+            },
+            |_| {},
+        )
+        .await;
     let ctx = format!("{name} (slice {slice})");
-    assert_eq!(outcome.content, expect["text"].as_str().unwrap(), "text of {ctx}");
-    assert_eq!(outcome.finish_reason.as_deref(), expect["finish_reason"].as_str(), "finish_reason of {ctx}");
-    assert_eq!(outcome.usage.input_tokens, expect["input_tokens"].as_u64(), "input_tokens of {ctx}");
-    assert_eq!(outcome.usage.output_tokens, expect["output_tokens"].as_u64(), "output_tokens of {ctx}");
+    assert_eq!(
+        outcome.content,
+        expect["text"].as_str().unwrap(),
+        "text of {ctx}"
+    );
+    assert_eq!(
+        outcome.finish_reason.as_deref(),
+        expect["finish_reason"].as_str(),
+        "finish_reason of {ctx}"
+    );
+    assert_eq!(
+        outcome.usage.input_tokens,
+        expect["input_tokens"].as_u64(),
+        "input_tokens of {ctx}"
+    );
+    assert_eq!(
+        outcome.usage.output_tokens,
+        expect["output_tokens"].as_u64(),
+        "output_tokens of {ctx}"
+    );
     let error = outcome.error.as_ref().and_then(|e| e.code.clone());
-    assert_eq!(error.as_deref(), expect["error"].as_str(), "error of {ctx}: {:?}", outcome.error);
+    assert_eq!(
+        error.as_deref(),
+        expect["error"].as_str(),
+        "error of {ctx}: {:?}",
+        outcome.error
+    );
 }
 
 #[tokio::test]
@@ -89,7 +131,13 @@ async fn fixtures_in_small_slices() {
 #[tokio::test]
 async fn fixtures_with_crlf() {
     for (i, (name, body, expect)) in fixtures().into_iter().enumerate() {
-        run_one(&name, &to_crlf(&body), &expect, if i % 2 == 0 { usize::MAX } else { 5 }).await;
+        run_one(
+            &name,
+            &to_crlf(&body),
+            &expect,
+            if i % 2 == 0 { usize::MAX } else { 5 },
+        )
+        .await;
     }
 }
 
@@ -100,7 +148,11 @@ fn fixtures_through_the_decoders_in_exact_slices() {
     use paddock::provider::sse::SseDecoder;
     use paddock::provider::{Endpoint, MaxTokensField, StreamEvent};
     for (name, body, expect) in fixtures() {
-        let protocol = if expect["provider"] == "openai" { Protocol::OpenAi } else { Protocol::Anthropic };
+        let protocol = if expect["provider"] == "openai" {
+            Protocol::OpenAi
+        } else {
+            Protocol::Anthropic
+        };
         let endpoint = Endpoint {
             protocol,
             base_url: String::new(),
@@ -130,11 +182,31 @@ fn fixtures_through_the_decoders_in_exact_slices() {
                     StreamEvent::Done => {}
                 }
             }
-            assert_eq!(text, expect["text"].as_str().unwrap(), "{name} slice {slice}");
-            assert_eq!(finish.as_deref(), expect["finish_reason"].as_str(), "{name} slice {slice}");
-            assert_eq!(usage.and_then(|u| u.input_tokens), expect["input_tokens"].as_u64(), "{name}");
-            assert_eq!(usage.and_then(|u| u.output_tokens), expect["output_tokens"].as_u64(), "{name}");
-            assert_eq!(error.as_deref(), expect["error"].as_str(), "{name} slice {slice}");
+            assert_eq!(
+                text,
+                expect["text"].as_str().unwrap(),
+                "{name} slice {slice}"
+            );
+            assert_eq!(
+                finish.as_deref(),
+                expect["finish_reason"].as_str(),
+                "{name} slice {slice}"
+            );
+            assert_eq!(
+                usage.and_then(|u| u.input_tokens),
+                expect["input_tokens"].as_u64(),
+                "{name}"
+            );
+            assert_eq!(
+                usage.and_then(|u| u.output_tokens),
+                expect["output_tokens"].as_u64(),
+                "{name}"
+            );
+            assert_eq!(
+                error.as_deref(),
+                expect["error"].as_str(),
+                "{name} slice {slice}"
+            );
         }
     }
 }

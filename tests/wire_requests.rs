@@ -11,7 +11,11 @@ fn conversation() -> ChatRequest {
     ChatRequest {
         model: "model-x".into(),
         system: Some("Be brief.".into()),
-        messages: vec![Message::user("hi"), Message::assistant("hello"), Message::user("again")],
+        messages: vec![
+            Message::user("hi"),
+            Message::assistant("hello"),
+            Message::user("again"),
+        ],
         temperature: Some(0.5),
         max_tokens: Some(64),
         stream: false,
@@ -44,15 +48,28 @@ async fn openai_request_headers_and_body() {
         })))
         .mount(&server)
         .await;
-    let p = provider(Protocol::OpenAi, &format!("{}/v1", server.uri()), "WIRE_TEST_OPENAI_KEY");
-    let outcome = Client::new(&p).unwrap().complete(conversation(), |_| {}).await;
+    let p = provider(
+        Protocol::OpenAi,
+        &format!("{}/v1", server.uri()),
+        "WIRE_TEST_OPENAI_KEY",
+    );
+    let outcome = Client::new(&p)
+        .unwrap()
+        .complete(conversation(), |_| {})
+        .await;
     assert_eq!(outcome.content, "Hi!");
     assert_eq!(outcome.model, "model-x-2024");
     assert_eq!(outcome.finish_reason.as_deref(), Some("stop"));
-    assert_eq!((outcome.usage.input_tokens, outcome.usage.output_tokens), (Some(20), Some(2)));
+    assert_eq!(
+        (outcome.usage.input_tokens, outcome.usage.output_tokens),
+        (Some(20), Some(2))
+    );
 
     let req = only_request(&server).await;
-    assert_eq!(req.headers.get("authorization").unwrap(), "Bearer sk-test-openai");
+    assert_eq!(
+        req.headers.get("authorization").unwrap(),
+        "Bearer sk-test-openai"
+    );
     assert_eq!(req.headers.get("content-type").unwrap(), "application/json");
     assert_eq!(req.headers.get("x-stainless-retry-count").unwrap(), "0");
     assert!(req.headers.get("x-api-key").is_none());
@@ -87,11 +104,17 @@ async fn openai_streaming_asks_for_usage_and_can_use_max_completion_tokens() {
     let mut p = provider(Protocol::OpenAi, &format!("{}/v1", server.uri()), "UNUSED");
     p.key_source = KeySource::None;
     p.max_tokens_field = MaxTokensField::MaxCompletionTokens;
-    let req = ChatRequest { stream: true, ..conversation() };
+    let req = ChatRequest {
+        stream: true,
+        ..conversation()
+    };
     let outcome = Client::new(&p).unwrap().complete(req, |_| {}).await;
     assert_eq!(outcome.content, "ok");
     let req = only_request(&server).await;
-    assert!(req.headers.get("authorization").is_none(), "no key, no auth header");
+    assert!(
+        req.headers.get("authorization").is_none(),
+        "no key, no auth header"
+    );
     assert_eq!(req.headers.get("accept").unwrap(), "text/event-stream");
     let body: Value = serde_json::from_slice(&req.body).unwrap();
     assert_eq!(body["stream"], json!(true));
@@ -114,8 +137,15 @@ async fn anthropic_request_headers_and_body() {
         })))
         .mount(&server)
         .await;
-    let p = provider(Protocol::Anthropic, &server.uri(), "WIRE_TEST_ANTHROPIC_KEY");
-    let outcome = Client::new(&p).unwrap().complete(conversation(), |_| {}).await;
+    let p = provider(
+        Protocol::Anthropic,
+        &server.uri(),
+        "WIRE_TEST_ANTHROPIC_KEY",
+    );
+    let outcome = Client::new(&p)
+        .unwrap()
+        .complete(conversation(), |_| {})
+        .await;
     assert_eq!(outcome.content, "Hi there");
     assert_eq!(outcome.finish_reason.as_deref(), Some("end_turn"));
     assert_eq!(outcome.usage.total(), Some(15));
@@ -158,10 +188,18 @@ async fn anthropic_sends_a_default_max_tokens_and_stream_flag() {
         .await;
     let mut p = provider(Protocol::Anthropic, &server.uri(), "UNUSED");
     p.key_source = KeySource::None;
-    let req = ChatRequest { stream: true, max_tokens: None, system: None, ..conversation() };
+    let req = ChatRequest {
+        stream: true,
+        max_tokens: None,
+        system: None,
+        ..conversation()
+    };
     let outcome = Client::new(&p).unwrap().complete(req, |_| {}).await;
     assert_eq!(outcome.content, "yo");
-    assert_eq!((outcome.usage.input_tokens, outcome.usage.output_tokens), (Some(5), Some(2)));
+    assert_eq!(
+        (outcome.usage.input_tokens, outcome.usage.output_tokens),
+        (Some(5), Some(2))
+    );
     let body: Value = serde_json::from_slice(&only_request(&server).await.body).unwrap();
     assert_eq!(body["stream"], json!(true));
     assert_eq!(body["max_tokens"], json!(4096));

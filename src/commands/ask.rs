@@ -20,7 +20,10 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
         .complete(req, |event| match event {
             ClientEvent::Delta(text) if stream_text && stdout_ok => {
                 // Flush per delta: a pipe reader sees each token as it arrives.
-                stdout_ok = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_ok();
+                stdout_ok = stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .is_ok();
             }
             ClientEvent::Retry { decision, error } => {
                 eprintln!("{}", retry_line(client.name(), decision, error));
@@ -47,22 +50,10 @@ fn report(outcome: &Outcome, args: &AskArgs, streamed: bool) -> Result<(), Failu
         }
         eprintln!("{}", summary_line(outcome));
     }
+    // With --json the object already says what failed; the sentence on stderr is for a human.
     match &outcome.error {
         None => Ok(()),
-        Some(e) if args.json => Err(Failure { message: String::new(), code: super::EXIT_FAILED }.tap(e)),
         Some(e) => Err(Failure::failed(e.sentence(&outcome.provider))),
-    }
-}
-
-trait Tap {
-    fn tap(self, e: &crate::provider::ApiError) -> Self;
-}
-
-impl Tap for Failure {
-    /// In --json mode the JSON already says what failed; the sentence still goes to stderr.
-    fn tap(mut self, e: &crate::provider::ApiError) -> Self {
-        self.message = e.kind.advice().to_owned();
-        self
     }
 }
 
@@ -71,7 +62,11 @@ pub fn summary_line(o: &Outcome) -> String {
     let tokens = |t: Option<u64>| t.map_or("?".to_owned(), |n| n.to_string());
     let mut parts = vec![
         format!("{} {}", o.provider, o.model),
-        format!("{} in / {} out", tokens(o.usage.input_tokens), tokens(o.usage.output_tokens)),
+        format!(
+            "{} in / {} out",
+            tokens(o.usage.input_tokens),
+            tokens(o.usage.output_tokens)
+        ),
     ];
     if let Some(ttft) = o.ttft {
         parts.push(format!("TTFT {:.0} ms", ttft.as_secs_f64() * 1000.0));
@@ -80,7 +75,15 @@ pub fn summary_line(o: &Outcome) -> String {
     if let Some(rate) = crate::metrics::tokens_per_sec(o.usage.output_tokens, o.generation_time) {
         parts.push(format!("{rate:.1} tok/s"));
     }
-    parts.push(o.finish_reason.clone().unwrap_or_else(|| "no finish reason".into()));
-    parts.push(format!("{} {}", o.retries, if o.retries == 1 { "retry" } else { "retries" }));
+    parts.push(
+        o.finish_reason
+            .clone()
+            .unwrap_or_else(|| "no finish reason".into()),
+    );
+    parts.push(format!(
+        "{} {}",
+        o.retries,
+        if o.retries == 1 { "retry" } else { "retries" }
+    ));
     parts.join(" · ")
 }

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use super::error::{classify, http_error, ApiError, ErrorKind};
 use super::sse::SseEvent;
 use super::{
-    body_excerpt, header_u64, ChatRequest, Completion, Endpoint, RateLimitHeaders, Role, StreamDecoder,
-    StreamEvent, Usage,
+    body_excerpt, header_u64, ChatRequest, Completion, Endpoint, RateLimitHeaders, Role,
+    StreamDecoder, StreamEvent, Usage,
 };
 
 pub const VERSION: &str = "2023-06-01";
@@ -59,11 +59,22 @@ pub fn body(req: &ChatRequest) -> Value {
     body
 }
 
-pub fn request(http: &reqwest::Client, endpoint: &Endpoint, req: &ChatRequest) -> reqwest::RequestBuilder {
+pub fn request(
+    http: &reqwest::Client,
+    endpoint: &Endpoint,
+    req: &ChatRequest,
+) -> reqwest::RequestBuilder {
     let mut rb = http
         .post(url(&endpoint.base_url))
         .header("content-type", "application/json")
-        .header("accept", if req.stream { "text/event-stream" } else { "application/json" })
+        .header(
+            "accept",
+            if req.stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        )
         .header("anthropic-version", VERSION);
     if let Some(key) = &endpoint.api_key {
         rb = rb.header("x-api-key", key.expose_secret());
@@ -115,7 +126,10 @@ impl StreamDecoder for Decoder {
             }
         };
         // The data's `type` is authoritative; compatible servers sometimes omit `event:`.
-        let kind = value.get("type").and_then(Value::as_str).unwrap_or(event.event.as_str());
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or(event.event.as_str());
         match kind {
             "message_start" => self.on_message_start(&value, out),
             "content_block_start" => {
@@ -185,7 +199,10 @@ fn push_text(text: Option<&str>, out: &mut Vec<StreamEvent>) {
 fn error_fields(value: &Value) -> (Option<String>, String) {
     let error = &value["error"];
     let etype = error["type"].as_str().map(str::to_owned);
-    let message = error["message"].as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+    let message = error["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value.to_string());
     (etype, message)
 }
 
@@ -208,7 +225,10 @@ pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
 
 pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(ErrorKind::Unknown, format!("the response was not valid JSON ({e})"))
+        ApiError::new(
+            ErrorKind::Unknown,
+            format!("the response was not valid JSON ({e})"),
+        )
     })?;
     if value["type"] == "error" {
         return Err(stream_error(&value));
@@ -227,14 +247,20 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
         model: value["model"].as_str().map(str::to_owned),
         content,
         finish_reason: value["stop_reason"].as_str().map(str::to_owned),
-        usage: WireUsage::deserialize(&value["usage"]).map(Usage::from).unwrap_or_default(),
+        usage: WireUsage::deserialize(&value["usage"])
+            .map(Usage::from)
+            .unwrap_or_default(),
     })
 }
 
 pub fn rate_limits(headers: &reqwest::header::HeaderMap, _now: SystemTime) -> RateLimitHeaders {
     let reset = |name: &str| {
         let text = headers.get(name)?.to_str().ok()?;
-        let t = time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339).ok()?;
+        let t = time::OffsetDateTime::parse(
+            text.trim(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?;
         let secs = u64::try_from(t.unix_timestamp()).ok()?;
         Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, t.nanosecond()))
     };

@@ -74,7 +74,9 @@ impl ErrorKind {
     /// What the user should do about it, as the tail of a one-sentence message.
     pub fn advice(self) -> &'static str {
         match self {
-            ErrorKind::RateLimit => "wait a moment or lower requests_per_minute / tokens_per_minute",
+            ErrorKind::RateLimit => {
+                "wait a moment or lower requests_per_minute / tokens_per_minute"
+            }
             ErrorKind::QuotaExceeded => "check the account's plan and billing",
             ErrorKind::Overloaded => "the provider is overloaded; try again shortly",
             ErrorKind::Auth => "check the API key (see `paddock providers`)",
@@ -166,7 +168,10 @@ impl ApiError {
 
     /// One clear sentence for a terminal user.
     pub fn sentence(&self, provider: &str) -> String {
-        let status = self.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+        let status = self
+            .status
+            .map(|s| format!(" (HTTP {s})"))
+            .unwrap_or_default();
         let message = self.message.trim().trim_end_matches('.');
         format!(
             "{provider}: {kind}{status}: {message}; {advice}.",
@@ -194,7 +199,12 @@ fn describe_transport(err: &reqwest::Error) -> String {
 
 /// Classify an HTTP error response from its status, the provider's error type/code and message.
 /// Both protocols funnel through here so the same failure gets the same kind everywhere.
-pub fn classify(status: u16, error_type: Option<&str>, code: Option<&str>, message: &str) -> ErrorKind {
+pub fn classify(
+    status: u16,
+    error_type: Option<&str>,
+    code: Option<&str>,
+    message: &str,
+) -> ErrorKind {
     let t = error_type.unwrap_or("");
     let c = code.unwrap_or("");
     let m = message.to_ascii_lowercase();
@@ -244,7 +254,12 @@ pub fn classify(status: u16, error_type: Option<&str>, code: Option<&str>, messa
 
 /// Build an [`ApiError`] for an HTTP error response. 408 and 409 are retriable per the SDKs,
 /// though their kinds (timeout, invalid_request) are not always.
-pub fn http_error(status: u16, error_type: Option<&str>, code: Option<&str>, message: &str) -> ApiError {
+pub fn http_error(
+    status: u16,
+    error_type: Option<&str>,
+    code: Option<&str>,
+    message: &str,
+) -> ApiError {
     let kind = classify(status, error_type, code, message);
     let mut err = ApiError::new(kind, message).with_status(status);
     err.code = error_type.or(code).map(str::to_owned);

@@ -48,10 +48,16 @@ pub struct Message {
 
 impl Message {
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into() }
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -102,8 +108,14 @@ impl Usage {
         }
         pick(&mut self.input_tokens, newer.input_tokens);
         pick(&mut self.output_tokens, newer.output_tokens);
-        pick(&mut self.cache_creation_input_tokens, newer.cache_creation_input_tokens);
-        pick(&mut self.cache_read_input_tokens, newer.cache_read_input_tokens);
+        pick(
+            &mut self.cache_creation_input_tokens,
+            newer.cache_creation_input_tokens,
+        );
+        pick(
+            &mut self.cache_read_input_tokens,
+            newer.cache_read_input_tokens,
+        );
     }
 }
 
@@ -226,7 +238,12 @@ impl Endpoint {
     }
 
     /// An HTTP error response turned into an [`ApiError`], with Retry-After and `x-should-retry`.
-    pub fn parse_error(&self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> ApiError {
+    pub fn parse_error(
+        &self,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> ApiError {
         let err = match self.protocol {
             Protocol::OpenAi => openai::parse_error(status, body),
             Protocol::Anthropic => anthropic::parse_error(status, body),
@@ -277,7 +294,9 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
         }
         let value: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -309,7 +328,11 @@ mod tests {
             ("0", 0),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_go_duration(text), Some(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_go_duration(text),
+                Some(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
         for bad in ["", "s", "1x", "abc", "1.2.3s"] {
             assert_eq!(parse_go_duration(bad), None, "{bad}");

@@ -50,11 +50,22 @@ pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
     body
 }
 
-pub fn request(http: &reqwest::Client, endpoint: &Endpoint, req: &ChatRequest) -> reqwest::RequestBuilder {
+pub fn request(
+    http: &reqwest::Client,
+    endpoint: &Endpoint,
+    req: &ChatRequest,
+) -> reqwest::RequestBuilder {
     let mut rb = http
         .post(url(&endpoint.base_url))
         .header("content-type", "application/json")
-        .header("accept", if req.stream { "text/event-stream" } else { "application/json" });
+        .header(
+            "accept",
+            if req.stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        );
     if let Some(key) = &endpoint.api_key {
         rb = rb.bearer_auth(key.expose_secret());
     }
@@ -99,7 +110,11 @@ struct WireUsage {
 
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
-        Usage { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens, ..Usage::default() }
+        Usage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            ..Usage::default()
+        }
     }
 }
 
@@ -216,13 +231,19 @@ pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
 
 pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(ErrorKind::Unknown, format!("the response was not valid JSON ({e})"))
+        ApiError::new(
+            ErrorKind::Unknown,
+            format!("the response was not valid JSON ({e})"),
+        )
     })?;
     if let Some(err) = stream_error(&value) {
         return Err(err);
     }
     let chunk = Chunk::deserialize(&value).map_err(|e| {
-        ApiError::new(ErrorKind::Unknown, format!("the response had an unexpected shape ({e})"))
+        ApiError::new(
+            ErrorKind::Unknown,
+            format!("the response had an unexpected shape ({e})"),
+        )
     })?;
     let choice = chunk.choices.iter().find(|c| c.index == 0);
     Ok(Completion {

@@ -27,7 +27,10 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new() -> Self {
-        Self { at_start: true, ..Self::default() }
+        Self {
+            at_start: true,
+            ..Self::default()
+        }
     }
 
     /// Feed one chunk; completed events are appended to `out`.
@@ -113,7 +116,10 @@ impl SseDecoder {
             return;
         }
         self.has_data = false;
-        out.push(SseEvent { event, data: std::mem::take(&mut self.data) });
+        out.push(SseEvent {
+            event,
+            data: std::mem::take(&mut self.data),
+        });
     }
 }
 
@@ -131,7 +137,10 @@ mod tests {
     }
 
     fn ev(event: &str, data: &str) -> SseEvent {
-        SseEvent { event: event.into(), data: data.into() }
+        SseEvent {
+            event: event.into(),
+            data: data.into(),
+        }
     }
 
     #[test]
@@ -141,7 +150,11 @@ mod tests {
         for ending in ["\n", "\r\n", "\r"] {
             let text = body.replace('\n', ending);
             for size in 1..=8 {
-                assert_eq!(decode_in_slices(text.as_bytes(), size), want, "ending {ending:?} size {size}");
+                assert_eq!(
+                    decode_in_slices(text.as_bytes(), size),
+                    want,
+                    "ending {ending:?} size {size}"
+                );
             }
         }
     }
@@ -159,7 +172,10 @@ mod tests {
     fn utf8_split_across_chunks_is_reassembled() {
         let input = "data: caf\u{e9} \u{1F600} \u{2028}x\n\n".as_bytes();
         for size in 1..=5 {
-            assert_eq!(decode_in_slices(input, size), vec![ev("", "caf\u{e9} \u{1F600} \u{2028}x")]);
+            assert_eq!(
+                decode_in_slices(input, size),
+                vec![ev("", "caf\u{e9} \u{1F600} \u{2028}x")]
+            );
         }
     }
 

@@ -71,7 +71,9 @@ impl RawServer {
         tokio::spawn(async move {
             let mut n = 0usize;
             loop {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
                 let resp = responses[n.min(responses.len() - 1)].clone();
                 n += 1;
                 let seen = seen2.clone();
@@ -114,7 +116,8 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<SeenRequest> {
         .lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
         })
         .unwrap_or(0);
     while buf.len() < head_end + len {
@@ -128,8 +131,14 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<SeenRequest> {
     Some(SeenRequest { head, body })
 }
 
-async fn write_response(sock: &mut tokio::net::TcpStream, resp: &RawResponse) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} X\r\ntransfer-encoding: chunked\r\nconnection: close\r\n", resp.status);
+async fn write_response(
+    sock: &mut tokio::net::TcpStream,
+    resp: &RawResponse,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\ntransfer-encoding: chunked\r\nconnection: close\r\n",
+        resp.status
+    );
     for (k, v) in &resp.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
