@@ -200,7 +200,10 @@ impl Client {
                     yield e;
                 }
                 let step = match sent {
-                    Err(e) => run.fail(&this, e),
+                    Err(e) => {
+                        release_unsent(permit, &e);
+                        run.fail(&this, e)
+                    }
                     Ok(response) => {
                         let mut body = response.bytes_stream();
                         let mut decoder = BodyDecoder::new(&this.endpoint);
@@ -323,6 +326,14 @@ fn is_loopback(url: &str) -> bool {
                 || h.parse::<std::net::Ipv4Addr>()
                     .is_ok_and(|ip| ip.is_loopback())
         })
+}
+
+/// A request that never reached the server gives its limiter slot back; one that did
+/// (an HTTP error response) still counts, as the server counted it.
+fn release_unsent(permit: Permit, error: &ApiError) {
+    if error.status.is_none() && error.kind == ErrorKind::Connection {
+        permit.cancel();
+    }
 }
 
 /// A rough token estimate for the limiter: about four characters per token, plus the
@@ -469,7 +480,10 @@ impl Run {
         });
         let response = match self.send(client, req, events).await {
             Ok(r) => r,
-            Err(e) => return self.fail(client, e),
+            Err(e) => {
+                release_unsent(permit, &e);
+                return self.fail(client, e);
+            }
         };
         let body = match response.bytes().await {
             Ok(b) => b,
