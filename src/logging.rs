@@ -10,7 +10,10 @@ pub struct LogGuard {
 /// Log to `path` (or the default state-dir file). `PADDOCK_LOG` sets the filter (default `info`).
 /// If the file cannot be opened, logging is off rather than spilling onto the terminal.
 pub fn init(path: Option<&Path>) -> LogGuard {
-    let Some(path) = path.map(Path::to_path_buf).or_else(crate::paths::default_log_file) else {
+    let Some(path) = path
+        .map(Path::to_path_buf)
+        .or_else(crate::paths::default_log_file)
+    else {
         return LogGuard { _worker: None };
     };
     match open(&path) {
@@ -23,7 +26,9 @@ pub fn init(path: Option<&Path>) -> LogGuard {
                 .with_writer(writer)
                 .with_ansi(false)
                 .try_init();
-            LogGuard { _worker: Some(guard) }
+            LogGuard {
+                _worker: Some(guard),
+            }
         }
         Err(_) => LogGuard { _worker: None },
     }
@@ -33,5 +38,8 @@ fn open(path: &PathBuf) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::OpenOptions::new().create(true).append(true).open(path)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
 }

@@ -9,7 +9,11 @@ fn dirs() -> Option<directories::ProjectDirs> {
 /// Logs and the request log: the state dir on Linux, the local data dir elsewhere.
 pub fn state_dir() -> Option<PathBuf> {
     let d = dirs()?;
-    Some(d.state_dir().unwrap_or_else(|| d.data_local_dir()).to_path_buf())
+    Some(
+        d.state_dir()
+            .unwrap_or_else(|| d.data_local_dir())
+            .to_path_buf(),
+    )
 }
 
 /// Saved sessions.

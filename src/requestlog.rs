@@ -67,7 +67,10 @@ fn append(path: &Path, o: &Outcome) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     // One write of a whole line, so concurrent writers interleave lines, not bytes.
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     file.write_all(format!("{json}\n").as_bytes())
 }
 

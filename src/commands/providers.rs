@@ -9,7 +9,10 @@ pub fn render(config: &Config) -> String {
     if let Some(path) = &config.path {
         let _ = writeln!(out, "config: {}", path.display());
     } else {
-        let _ = writeln!(out, "config: none (built-in providers only; `paddock init` writes one)");
+        let _ = writeln!(
+            out,
+            "config: none (built-in providers only; `paddock init` writes one)"
+        );
     }
     let rows: Vec<[String; 5]> = config
         .providers
@@ -19,7 +22,13 @@ pub fn render(config: &Config) -> String {
             if p.simulated {
                 kind.push_str(" (simulated)");
             }
-            [p.name.clone(), kind, p.model.clone(), p.base_url.clone(), p.key_description()]
+            [
+                p.name.clone(),
+                kind,
+                p.model.clone(),
+                p.base_url.clone(),
+                p.key_description(),
+            ]
         })
         .collect();
     let header = ["NAME", "KIND", "MODEL", "BASE URL", "KEY"].map(str::to_owned);
@@ -30,7 +39,11 @@ pub fn render(config: &Config) -> String {
         }
     }
     for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
     out
