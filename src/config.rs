@@ -249,7 +249,7 @@ pub fn parse_file(path: &Path) -> Result<Config, String> {
 }
 
 pub fn parse_str(text: &str) -> Result<Config, String> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(&e))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(&e, text))?;
     let mut providers = Vec::new();
     for p in raw.provider {
         if providers.iter().any(|q: &ProviderConfig| q.name == p.name) {
@@ -267,10 +267,14 @@ pub fn parse_str(text: &str) -> Result<Config, String> {
 }
 
 /// toml's error is multi-line with a source excerpt; keep the location and the message.
-fn one_line(e: &toml::de::Error) -> String {
-    let msg = e.message().trim().trim_end_matches('.');
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().trim_end_matches('.').replace('\n', " ");
     match e.span() {
-        Some(span) => format!("{msg} (at byte {}); fix it and try again.", span.start),
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            format!("line {line}: {msg}; fix it and try again.")
+        }
         None => format!("{msg}; fix it and try again."),
     }
 }
@@ -322,4 +326,108 @@ fn validate(p: RawProvider) -> Result<ProviderConfig, String> {
         cfg.read_timeout = Duration::from_secs_f64(s);
     }
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+[[provider]]
+name = "local"
+kind = "openai"
+model = "llama3"
+base_url = "http://127.0.0.1:8080/v1"
+requests_per_minute = 10
+tokens_per_minute = 5000
+max_retries = 4
+temperature = 0.2
+max_tokens = 256
+max_tokens_field = "max_completion_tokens"
+system = "Be brief."
+read_timeout_secs = 5
+
+[[provider]]
+name = "claude"
+kind = "anthropic"
+model = "claude-x"
+api_key_cmd = "printf key"
+"#;
+
+    #[test]
+    fn a_full_config_parses_with_defaults_filled() {
+        let c = parse_str(FULL).unwrap();
+        assert_eq!(c.names(), ["local", "claude"]);
+        let local = c.provider("local").unwrap();
+        assert_eq!(local.protocol, Protocol::OpenAi);
+        assert_eq!(
+            (local.requests_per_minute, local.tokens_per_minute),
+            (Some(10), Some(5000))
+        );
+        assert_eq!(local.max_retries, 4);
+        assert_eq!(local.max_tokens_field, MaxTokensField::MaxCompletionTokens);
+        assert_eq!(local.read_timeout, Duration::from_secs(5));
+        assert_eq!(local.key_source, KeySource::None);
+        let claude = c.provider("claude").unwrap();
+        assert_eq!(claude.base_url, ANTHROPIC_DEFAULT_BASE);
+        assert_eq!(claude.key_source, KeySource::Command("printf key".into()));
+        use secrecy::ExposeSecret;
+        assert_eq!(
+            claude.resolve_key().unwrap().unwrap().expose_secret(),
+            "key"
+        );
+    }
+
+    #[test]
+    fn bad_configs_get_one_sentence() {
+        let cases = [
+            (
+                "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nmodle = \"x\"\n",
+                "unknown field `modle`",
+            ),
+            ("[[provider]]\nname = \"a\"\nkind = \"gemini\"\nmodel = \"m\"\n", "unknown variant `gemini`"),
+            ("[[provider]]\nname = \"a\"\nkind = \"openai\"\n", "missing field `model`"),
+            (
+                "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n",
+                "provider name \"a\" is used twice",
+            ),
+            (
+                "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"localhost:1\"\n",
+                "must start with http:// or https://",
+            ),
+            (
+                "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\napi_key_env = \"A\"\napi_key_cmd = \"b\"\n",
+                "set only one of api_key_env, api_key_cmd and api_key",
+            ),
+            ("[[provider]\nname = ", "line 1: unclosed array table"),
+            ("[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = 3\n", "line 4: invalid type"),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(text).unwrap_err();
+            assert!(err.contains(want), "{err:?} should mention {want:?}");
+            assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_explicit_file_names_the_path() {
+        let err = load(Some(Path::new("/nonexistent/paddock.toml"))).unwrap_err();
+        assert!(
+            err.starts_with("cannot read config file /nonexistent/paddock.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_failing_key_command_says_what_to_do() {
+        let mut p = ProviderConfig::new("x", Protocol::OpenAi, "m", OPENAI_DEFAULT_BASE);
+        p.key_source = KeySource::Command("exit 3".into());
+        let err = p.resolve_key().unwrap_err();
+        assert!(err.starts_with("x: api_key_cmd exited with"), "{err}");
+        p.key_source = KeySource::Command("true".into());
+        assert_eq!(
+            p.resolve_key().unwrap_err(),
+            "x: api_key_cmd printed nothing; it must print the key on stdout."
+        );
+    }
 }
