@@ -10,7 +10,10 @@ fn main() {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let _log = paddock::logging::init(cli.global.log_file.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock: cannot start the async runtime ({e}).");
@@ -37,7 +40,7 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             print!("{}", commands::providers::render(&ws.config));
             Ok(())
         }
-        Some(Command::Mock(args)) => async { let _ = args; Err::<(), String>("pending".into()) }
+        Some(Command::Mock(args)) => paddock::mock::run_cli(args.addr, args.scenario.as_deref())
             .await
             .map_err(|e| Failure::failed(format!("mock server: {e}"))),
         Some(Command::Race(_)) | Some(Command::Bench(_)) | None => {

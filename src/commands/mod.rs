@@ -23,10 +23,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { message: message.into(), code: EXIT_USAGE }
+        Self {
+            message: message.into(),
+            code: EXIT_USAGE,
+        }
     }
     pub fn failed(message: impl Into<String>) -> Self {
-        Self { message: message.into(), code: EXIT_FAILED }
+        Self {
+            message: message.into(),
+            code: EXIT_FAILED,
+        }
     }
 }
 
@@ -41,7 +47,7 @@ pub struct Workspace {
     pub config: Config,
     pub request_log: RequestLog,
     pub demo: bool,
-    _server: Option<()>,
+    _server: Option<crate::mock::MockServer>,
 }
 
 impl Workspace {
@@ -52,11 +58,33 @@ impl Workspace {
             return Self::demo(request_log).await;
         }
         let config = config::load(global.config.as_deref())?;
-        Ok(Self { config, request_log, demo: false, _server: None })
+        Ok(Self {
+            config,
+            request_log,
+            demo: false,
+            _server: None,
+        })
     }
 
-    async fn demo(_request_log: RequestLog) -> Result<Self, Failure> {
-        Err(Failure::usage("demo pending"))
+    async fn demo(request_log: RequestLog) -> Result<Self, Failure> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = crate::mock::MockServer::start(addr, crate::mock::demo::scenario())
+            .await
+            .map_err(|e| {
+                Failure::failed(format!(
+                    "could not start the simulated server on 127.0.0.1 ({e})."
+                ))
+            })?;
+        let config = Config {
+            providers: crate::mock::demo::providers(&server),
+            path: None,
+        };
+        Ok(Self {
+            config,
+            request_log,
+            demo: true,
+            _server: Some(server),
+        })
     }
 
     /// The named provider, or the first one with a key.
@@ -75,13 +103,21 @@ impl Workspace {
     /// The named providers, or every provider with a key.
     pub fn pick_many(&self, names: &[String]) -> Result<Vec<&ProviderConfig>, Failure> {
         if names.is_empty() {
-            let all: Vec<_> = self.config.providers.iter().filter(|p| p.has_key()).collect();
+            let all: Vec<_> = self
+                .config
+                .providers
+                .iter()
+                .filter(|p| p.has_key())
+                .collect();
             if all.is_empty() {
                 return Err(Failure::usage(no_key_sentence()));
             }
             return Ok(all);
         }
-        names.iter().map(|n| self.config.provider(n).ok_or_else(|| self.unknown(n))).collect()
+        names
+            .iter()
+            .map(|n| self.config.provider(n).ok_or_else(|| self.unknown(n)))
+            .collect()
     }
 
     fn unknown(&self, name: &str) -> Failure {
@@ -110,7 +146,9 @@ pub fn read_prompt(words: &[String]) -> Result<String, Failure> {
         words.join(" ")
     };
     if prompt.trim().is_empty() {
-        return Err(Failure::usage("the prompt is empty: pass it as an argument or on stdin."));
+        return Err(Failure::usage(
+            "the prompt is empty: pass it as an argument or on stdin.",
+        ));
     }
     Ok(prompt)
 }
@@ -128,8 +166,15 @@ pub fn build_request(provider: &ProviderConfig, args: &RequestArgs, prompt: &str
 }
 
 /// "retry 1/2 in 2.0s after rate_limit (Retry-After): message" — one line per retry.
-pub fn retry_line(provider: &str, decision: &crate::retry::RetryDecision, error: &crate::provider::ApiError) -> String {
-    let status = error.status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
+pub fn retry_line(
+    provider: &str,
+    decision: &crate::retry::RetryDecision,
+    error: &crate::provider::ApiError,
+) -> String {
+    let status = error
+        .status
+        .map(|s| format!(" HTTP {s}"))
+        .unwrap_or_default();
     format!(
         "{provider}: retry {}/{} in {:.1}s after {}{status} ({}): {}",
         decision.retry,

@@ -11,17 +11,35 @@ use super::wire::{content_text, ChatCall, Failure, Framer, Ids, Reply, Stop};
 const PING_EVERY: u64 = 40;
 
 pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
-    let model = v.get("model").and_then(Value::as_str).ok_or(Failure::Missing("model"))?.to_owned();
-    let max_tokens = v.get("max_tokens").and_then(Value::as_u64).ok_or(Failure::Missing("max_tokens"))?;
+    let model = v
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or(Failure::Missing("model"))?
+        .to_owned();
+    let max_tokens = v
+        .get("max_tokens")
+        .and_then(Value::as_u64)
+        .ok_or(Failure::Missing("max_tokens"))?;
     if max_tokens == 0 {
-        return Err(Failure::Invalid("max_tokens: Input should be greater than or equal to 1".into()));
+        return Err(Failure::Invalid(
+            "max_tokens: Input should be greater than or equal to 1".into(),
+        ));
     }
-    let messages = v.get("messages").and_then(Value::as_array).ok_or(Failure::Missing("messages"))?;
+    let messages = v
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or(Failure::Missing("messages"))?;
     if messages.is_empty() {
-        return Err(Failure::Invalid("messages: at least one message is required".into()));
+        return Err(Failure::Invalid(
+            "messages: at least one message is required".into(),
+        ));
     }
     let mut texts: Vec<String> = v.get("system").map(content_text).into_iter().collect();
-    texts.extend(messages.iter().map(|m| content_text(m.get("content").unwrap_or(&Value::Null))));
+    texts.extend(
+        messages
+            .iter()
+            .map(|m| content_text(m.get("content").unwrap_or(&Value::Null))),
+    );
     Ok(ChatCall {
         model,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
@@ -92,7 +110,12 @@ pub struct Frames {
 
 impl Frames {
     pub fn new(ids: Ids, call: &ChatCall) -> Self {
-        Frames { ids, model: call.model.clone(), input_tokens: call.input_tokens, sent: 0 }
+        Frames {
+            ids,
+            model: call.model.clone(),
+            input_tokens: call.input_tokens,
+            sent: 0,
+        }
     }
 }
 
@@ -122,11 +145,15 @@ impl Framer for Frames {
     }
 
     fn keepalive(&mut self) -> Option<String> {
-        (self.sent > 0 && self.sent % PING_EVERY == 0).then(|| event("ping", "{\"type\": \"ping\"}"))
+        (self.sent > 0 && self.sent.is_multiple_of(PING_EVERY))
+            .then(|| event("ping", "{\"type\": \"ping\"}"))
     }
 
     fn finish(&mut self, stop: Stop, output_tokens: u64) -> String {
-        let mut out = event("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}");
+        let mut out = event(
+            "content_block_stop",
+            "{\"type\":\"content_block_stop\",\"index\":0}",
+        );
         out.push_str(&event(
             "message_delta",
             &format!(
@@ -148,7 +175,13 @@ impl Framer for Frames {
     }
 }
 
-pub fn message_body(ids: &Ids, call: &ChatCall, text: &str, stop: Stop, output_tokens: u64) -> String {
+pub fn message_body(
+    ids: &Ids,
+    call: &ChatCall,
+    text: &str,
+    stop: Stop,
+    output_tokens: u64,
+) -> String {
     format!(
         "{{\"id\":{},\"type\":\"message\",\"role\":\"assistant\",\"model\":{},\"content\":[{{\"type\":\"text\",\"text\":{}}}],\"stop_reason\":\"{}\",\"stop_sequence\":null,\"usage\":{}}}",
         js(&ids.response_id),
@@ -166,30 +199,56 @@ pub fn models_body(names: &[&str]) -> String {
         .collect();
     let first = names.first().map_or_else(|| "null".to_owned(), |n| js(n));
     let last = names.last().map_or_else(|| "null".to_owned(), |n| js(n));
-    format!("{{\"data\":[{}],\"has_more\":false,\"first_id\":{first},\"last_id\":{last}}}", data.join(","))
+    format!(
+        "{{\"data\":[{}],\"has_more\":false,\"first_id\":{first},\"last_id\":{last}}}",
+        data.join(",")
+    )
 }
 
 /// An RFC 3339 UTC time with whole seconds, rounded up, as Anthropic's reset headers carry.
 pub fn rfc3339(at: std::time::SystemTime) -> String {
-    let secs = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
     time::OffsetDateTime::from_unix_timestamp(secs as i64)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
 /// `anthropic-ratelimit-*` for the dimensions that have a limit; resets as absolute RFC 3339 times.
-pub fn rate_headers(s: &super::limits::Snapshot, now: std::time::SystemTime) -> Vec<(String, String)> {
+pub fn rate_headers(
+    s: &super::limits::Snapshot,
+    now: std::time::SystemTime,
+) -> Vec<(String, String)> {
     let mut h = vec![];
     if let Some(limit) = s.limit_requests {
-        h.push(("anthropic-ratelimit-requests-limit".into(), limit.to_string()));
-        h.push(("anthropic-ratelimit-requests-remaining".into(), s.remaining_requests.to_string()));
-        h.push(("anthropic-ratelimit-requests-reset".into(), rfc3339(now + s.reset_requests)));
+        h.push((
+            "anthropic-ratelimit-requests-limit".into(),
+            limit.to_string(),
+        ));
+        h.push((
+            "anthropic-ratelimit-requests-remaining".into(),
+            s.remaining_requests.to_string(),
+        ));
+        h.push((
+            "anthropic-ratelimit-requests-reset".into(),
+            rfc3339(now + s.reset_requests),
+        ));
     }
     if let Some(limit) = s.limit_tokens {
         h.push(("anthropic-ratelimit-tokens-limit".into(), limit.to_string()));
-        h.push(("anthropic-ratelimit-tokens-remaining".into(), s.remaining_tokens.to_string()));
-        h.push(("anthropic-ratelimit-tokens-reset".into(), rfc3339(now + s.reset_tokens)));
+        h.push((
+            "anthropic-ratelimit-tokens-remaining".into(),
+            s.remaining_tokens.to_string(),
+        ));
+        h.push((
+            "anthropic-ratelimit-tokens-reset".into(),
+            rfc3339(now + s.reset_tokens),
+        ));
     }
     h
 }

@@ -52,15 +52,62 @@ pub fn scenario() -> Scenario {
 
 /// The providers of the demo, pointing at `server` (which should serve [`scenario`]).
 pub fn providers(server: &MockServer) -> Vec<ProviderConfig> {
-    let mut fast = ProviderConfig::new("sim-openai", Protocol::OpenAi, OPENAI_MODEL, &server.base_url_openai());
+    let mut fast = ProviderConfig::new(
+        "sim-openai",
+        Protocol::OpenAi,
+        OPENAI_MODEL,
+        &server.base_url_openai(),
+    );
     fast.simulated = true;
-    let mut claude = ProviderConfig::new("sim-anthropic", Protocol::Anthropic, ANTHROPIC_MODEL, &server.base_url_anthropic());
+    let mut claude = ProviderConfig::new(
+        "sim-anthropic",
+        Protocol::Anthropic,
+        ANTHROPIC_MODEL,
+        &server.base_url_anthropic(),
+    );
     claude.simulated = true;
     claude.max_tokens = Some(400);
-    let mut tight = ProviderConfig::new("sim-tight", Protocol::OpenAi, TIGHT_MODEL, &server.base_url_openai());
+    let mut tight = ProviderConfig::new(
+        "sim-tight",
+        Protocol::OpenAi,
+        TIGHT_MODEL,
+        &server.base_url_openai(),
+    );
     tight.simulated = true;
     tight.requests_per_minute = Some(6);
     tight.tokens_per_minute = Some(6_000);
     tight.max_retries = 3;
     vec![fast, claude, tight]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn demo_providers_point_at_models_the_scenario_serves() {
+        let server = MockServer::start("127.0.0.1:0".parse().unwrap(), scenario())
+            .await
+            .unwrap();
+        let providers = providers(&server);
+        assert_eq!(providers.len(), 3);
+        for p in &providers {
+            assert!(p.simulated);
+            let m = server.scenario().model(&p.model).unwrap();
+            match p.protocol {
+                Protocol::OpenAi => {
+                    assert!(m.protocol != Serves::Anthropic && p.base_url.ends_with("/v1"))
+                }
+                Protocol::Anthropic => {
+                    assert!(m.protocol != Serves::OpenAi && !p.base_url.ends_with("/v1"))
+                }
+            }
+        }
+        let tight = &providers[2];
+        assert_eq!(tight.requests_per_minute, Some(6));
+        assert_eq!(
+            server.scenario().model(TIGHT_MODEL).unwrap().faults[0].on_request,
+            vec![2]
+        );
+    }
 }

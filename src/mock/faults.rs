@@ -13,11 +13,18 @@ pub fn pick<'a>(faults: &'a [FaultSpec], n: usize, rng: &mut Rng) -> Option<&'a 
     if let Some(f) = faults.iter().find(|f| f.on_request.contains(&n)) {
         return Some(f);
     }
-    faults.iter().find(|f| f.probability > 0.0 && rng.unit() < f.probability)
+    faults
+        .iter()
+        .find(|f| f.probability > 0.0 && rng.unit() < f.probability)
 }
 
 /// The error response a status-code fault produces, or `None` for faults acting on the connection or stream.
-pub fn failure(spec: &FaultSpec, model: &str, input_tokens: u64, context_window: u64) -> Option<Failure> {
+pub fn failure(
+    spec: &FaultSpec,
+    model: &str,
+    input_tokens: u64,
+    context_window: u64,
+) -> Option<Failure> {
     Some(match spec.kind {
         FaultKind::RateLimit => Failure::RateLimit {
             model: model.to_owned(),
@@ -31,9 +38,10 @@ pub fn failure(spec: &FaultSpec, model: &str, input_tokens: u64, context_window:
         FaultKind::ServerError => Failure::Server(spec.status),
         FaultKind::Overloaded => Failure::Overloaded,
         FaultKind::Unauthorized => Failure::WrongKey("sk-mock***".into()),
-        FaultKind::ContextTooLong => {
-            Failure::ContextTooLong { tokens: context_window + input_tokens, max: context_window }
-        }
+        FaultKind::ContextTooLong => Failure::ContextTooLong {
+            tokens: context_window + input_tokens,
+            max: context_window,
+        },
         FaultKind::Reset
         | FaultKind::SlowFirstByte
         | FaultKind::Drop
@@ -49,7 +57,10 @@ pub fn retry_headers(spec: &FaultSpec, now: SystemTime) -> Vec<(String, String)>
     let secs = spec.retry_after_secs;
     match spec.retry_after {
         RetryAfterForm::Seconds => vec![("retry-after".into(), (secs.ceil() as u64).to_string())],
-        RetryAfterForm::Ms => vec![("retry-after-ms".into(), ((secs * 1000.0).round() as u64).to_string())],
+        RetryAfterForm::Ms => vec![(
+            "retry-after-ms".into(),
+            ((secs * 1000.0).round() as u64).to_string(),
+        )],
         RetryAfterForm::Date => {
             // HTTP dates have whole seconds: round up so the client never comes back early.
             let at = now + Duration::from_secs(secs.ceil() as u64 + 1);
@@ -71,11 +82,19 @@ mod tests {
         b.probability = 0.5;
         let faults = [a, b];
         let mut rng = Rng::new(1);
-        assert_eq!(pick(&faults, 2, &mut rng).map(|f| f.kind), Some(FaultKind::Drop));
-        assert_eq!(pick(&faults, 5, &mut rng).map(|f| f.kind), Some(FaultKind::Drop));
+        assert_eq!(
+            pick(&faults, 2, &mut rng).map(|f| f.kind),
+            Some(FaultKind::Drop)
+        );
+        assert_eq!(
+            pick(&faults, 5, &mut rng).map(|f| f.kind),
+            Some(FaultKind::Drop)
+        );
         let run = |seed| {
             let mut rng = Rng::new(seed);
-            (0..200).map(|_| pick(&faults, 1, &mut rng).is_some()).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| pick(&faults, 1, &mut rng).is_some())
+                .collect::<Vec<_>>()
         };
         let hits = run(3).iter().filter(|&&h| h).count();
         assert!((70..130).contains(&hits), "{hits} of 200 at p=0.5");
@@ -88,9 +107,15 @@ mod tests {
         let mut f = FaultSpec::new(FaultKind::RateLimit);
         f.retry_after_secs = 1.5;
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_headers(&f, now), vec![("retry-after".to_owned(), "2".to_owned())]);
+        assert_eq!(
+            retry_headers(&f, now),
+            vec![("retry-after".to_owned(), "2".to_owned())]
+        );
         f.retry_after = RetryAfterForm::Ms;
-        assert_eq!(retry_headers(&f, now), vec![("retry-after-ms".to_owned(), "1500".to_owned())]);
+        assert_eq!(
+            retry_headers(&f, now),
+            vec![("retry-after-ms".to_owned(), "1500".to_owned())]
+        );
         f.retry_after = RetryAfterForm::Date;
         let h = retry_headers(&f, now);
         assert_eq!(h[0].0, "retry-after");
@@ -103,7 +128,13 @@ mod tests {
     #[test]
     fn context_too_long_reports_more_than_the_window() {
         let f = FaultSpec::new(FaultKind::ContextTooLong);
-        assert_eq!(failure(&f, "m", 20, 1000), Some(Failure::ContextTooLong { tokens: 1020, max: 1000 }));
+        assert_eq!(
+            failure(&f, "m", 20, 1000),
+            Some(Failure::ContextTooLong {
+                tokens: 1020,
+                max: 1000
+            })
+        );
         assert_eq!(failure(&FaultSpec::new(FaultKind::Drop), "m", 1, 1), None);
     }
 }

@@ -48,37 +48,54 @@ pub struct State {
 
 impl State {
     pub fn new(scenario: Scenario) -> Self {
-        State { scenario, models: Mutex::new(HashMap::new()), serial: AtomicU64::new(0) }
+        State {
+            scenario,
+            models: Mutex::new(HashMap::new()),
+            serial: AtomicU64::new(0),
+        }
     }
 
     pub fn request_count(&self, model: &str) -> usize {
-        self.models.lock().map_or(0, |m| m.get(model).map_or(0, |s| s.requests))
+        self.models
+            .lock()
+            .map_or(0, |m| m.get(model).map_or(0, |s| s.requests))
     }
 
     /// Count a request to `spec`, returning its 1-based number.
     fn count(&self, spec: &ModelSpec) -> usize {
-        let Ok(mut models) = self.models.lock() else { return 0 };
-        let st = models.entry(spec.name.clone()).or_insert_with(|| self.new_model_state(spec));
+        let Ok(mut models) = self.models.lock() else {
+            return 0;
+        };
+        let st = models
+            .entry(spec.name.clone())
+            .or_insert_with(|| self.new_model_state(spec));
         st.requests += 1;
         st.requests
     }
 
     fn new_model_state(&self, spec: &ModelSpec) -> ModelState {
         let window = Duration::from_secs_f64(self.scenario.window_secs);
-        ModelState { requests: 0, window: Window::new(spec.requests_per_window, spec.tokens_per_window, window) }
+        ModelState {
+            requests: 0,
+            window: Window::new(spec.requests_per_window, spec.tokens_per_window, window),
+        }
     }
 
     fn admit(&self, spec: &ModelSpec, tokens: u64) -> Admission {
         let Ok(mut models) = self.models.lock() else {
             return Admission::Admitted(Default::default());
         };
-        let st = models.entry(spec.name.clone()).or_insert_with(|| self.new_model_state(spec));
+        let st = models
+            .entry(spec.name.clone())
+            .or_insert_with(|| self.new_model_state(spec));
         st.window.admit(Instant::now(), tokens)
     }
 }
 
 fn full(body: impl Into<Bytes>) -> Body {
-    Full::new(body.into()).map_err(|e: Infallible| match e {}).boxed_unsync()
+    Full::new(body.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed_unsync()
 }
 
 fn respond(reply: Reply, request_id_header: &str, request_id: &str) -> Response<Body> {
@@ -89,7 +106,8 @@ fn respond(reply: Reply, request_id_header: &str, request_id: &str) -> Response<
     for (k, v) in &reply.headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    b.body(full(reply.body)).unwrap_or_else(|_| Response::new(full("")))
+    b.body(full(reply.body))
+        .unwrap_or_else(|_| Response::new(full("")))
 }
 
 fn mask(key: &str) -> String {
@@ -105,9 +123,16 @@ fn mask(key: &str) -> String {
 /// The key check of each family, when the scenario sets a key.
 fn check_key(family: Family, want: Option<&str>, req: &Request<Incoming>) -> Result<(), Failure> {
     let Some(want) = want else { return Ok(()) };
-    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     let got = match family {
-        Family::OpenAi => header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim),
+        Family::OpenAi => header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim),
         Family::Anthropic => header("x-api-key"),
     };
     match got {
@@ -119,7 +144,8 @@ fn check_key(family: Family, want: Option<&str>, req: &Request<Incoming>) -> Res
 
 pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
     let serial = state.serial.fetch_add(1, Ordering::Relaxed);
-    let anthropic_headers = req.headers().contains_key("anthropic-version") || req.headers().contains_key("x-api-key");
+    let anthropic_headers =
+        req.headers().contains_key("anthropic-version") || req.headers().contains_key("x-api-key");
     let family = match (req.method(), req.uri().path()) {
         (&Method::POST, "/v1/messages") => Family::Anthropic,
         (&Method::GET, "/v1/models") if anthropic_headers => Family::Anthropic,
@@ -127,10 +153,17 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
     };
     let hash = hash_parts(&[&state.scenario.seed.to_le_bytes(), &serial.to_le_bytes()]);
     let (rid_header, rid) = match family {
-        Family::OpenAi => ("x-request-id", format!("req_{hash:016x}{:016x}", hash.rotate_left(17))),
-        Family::Anthropic => ("request-id", format!("req_011C{hash:016x}{:08x}", hash >> 32)),
+        Family::OpenAi => (
+            "x-request-id",
+            format!("req_{hash:016x}{:016x}", hash.rotate_left(17)),
+        ),
+        Family::Anthropic => (
+            "request-id",
+            format!("req_011C{hash:016x}{:08x}", hash >> 32),
+        ),
     };
-    let fail = |f: Failure| Outcome::Respond(respond(family.error_reply(&f, &rid), rid_header, &rid));
+    let fail =
+        |f: Failure| Outcome::Respond(respond(family.error_reply(&f, &rid), rid_header, &rid));
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/v1/chat/completions") | (&Method::POST, "/v1/messages") => {}
         (&Method::GET, "/v1/models") => {
@@ -141,7 +174,13 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
                 Family::OpenAi => m.protocol != Serves::Anthropic,
                 Family::Anthropic => m.protocol != Serves::OpenAi,
             };
-            let names: Vec<&str> = state.scenario.models.iter().filter(serves).map(|m| m.name.as_str()).collect();
+            let names: Vec<&str> = state
+                .scenario
+                .models
+                .iter()
+                .filter(serves)
+                .map(|m| m.name.as_str())
+                .collect();
             let body = match family {
                 Family::OpenAi => openai_wire::models_body(&names, 1_715_367_049),
                 Family::Anthropic => anthropic_wire::models_body(&names),
@@ -151,12 +190,18 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         (m, p) => return fail(Failure::UnknownRoute(format!("{m} {p}"))),
     }
     if family == Family::Anthropic && !req.headers().contains_key("anthropic-version") {
-        return fail(Failure::Invalid("anthropic-version: header is required".into()));
+        return fail(Failure::Invalid(
+            "anthropic-version: header is required".into(),
+        ));
     }
     let key_check = check_key(family, state.scenario.api_key.as_deref(), &req);
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return fail(Failure::Invalid("request body too large or unreadable".into())),
+        Err(_) => {
+            return fail(Failure::Invalid(
+                "request body too large or unreadable".into(),
+            ))
+        }
     };
     let call = match family.parse(&body) {
         Ok(c) => c,
@@ -183,25 +228,40 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         tracing::debug!(model = %spec.name, n, kind = ?f.kind, "mock fault");
         match f.kind {
             FaultKind::Reset => return Outcome::Reset,
-            FaultKind::SlowFirstByte => tokio::time::sleep(Duration::from_millis(f.duration_ms)).await,
+            FaultKind::SlowFirstByte => {
+                tokio::time::sleep(Duration::from_millis(f.duration_ms)).await
+            }
             _ => {}
         }
-        if let Some(failure) = faults::failure(f, &spec.name, call.input_tokens, spec.context_window) {
+        if let Some(failure) =
+            faults::failure(f, &spec.name, call.input_tokens, spec.context_window)
+        {
             let mut reply = family.error_reply(&failure, &rid);
             if f.kind == FaultKind::RateLimit {
-                reply.headers.extend(faults::retry_headers(f, SystemTime::now()));
+                reply
+                    .headers
+                    .extend(faults::retry_headers(f, SystemTime::now()));
             }
             return Outcome::Respond(respond(reply, rid_header, &rid));
         }
     }
     if call.input_tokens > spec.context_window {
-        return fail(Failure::ContextTooLong { tokens: call.input_tokens, max: spec.context_window });
+        return fail(Failure::ContextTooLong {
+            tokens: call.input_tokens,
+            max: spec.context_window,
+        });
     }
 
-    let shape = Shape { min_tokens: spec.min_answer_tokens, max_tokens: spec.max_answer_tokens };
+    let shape = Shape {
+        min_tokens: spec.min_answer_tokens,
+        max_tokens: spec.max_answer_tokens,
+    };
     let mut tokens = answer(state.scenario.seed, &spec.name, &call.prompt, shape);
     let mut stop = Stop::Natural;
-    if let Some(cap) = call.max_tokens.map(|c| usize::try_from(c).unwrap_or(usize::MAX)) {
+    if let Some(cap) = call
+        .max_tokens
+        .map(|c| usize::try_from(c).unwrap_or(usize::MAX))
+    {
         if tokens.len() > cap {
             tokens.truncate(cap);
             stop = Stop::Length;
@@ -214,14 +274,32 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
     };
     let snapshot = match state.admit(&spec, call.input_tokens + tokens.len() as u64) {
         Admission::Admitted(s) => s,
-        Admission::Refused { which, retry_after, snapshot, limit, used, requested } => {
-            let failure =
-                Failure::RateLimit { model: spec.name.clone(), which, limit, used, requested, retry_after };
+        Admission::Refused {
+            which,
+            retry_after,
+            snapshot,
+            limit,
+            used,
+            requested,
+        } => {
+            let failure = Failure::RateLimit {
+                model: spec.name.clone(),
+                which,
+                limit,
+                used,
+                requested,
+                retry_after,
+            };
             let mut reply = family.error_reply(&failure, &rid);
             reply.headers.extend(rate_headers(snapshot));
-            reply.headers.push(("retry-after".into(), retry_after.as_secs_f64().ceil().max(1.0).to_string()));
+            reply.headers.push((
+                "retry-after".into(),
+                retry_after.as_secs_f64().ceil().max(1.0).to_string(),
+            ));
             if family == Family::OpenAi {
-                reply.headers.push(("retry-after-ms".into(), retry_after.as_millis().to_string()));
+                reply
+                    .headers
+                    .push(("retry-after-ms".into(), retry_after.as_millis().to_string()));
             }
             return Outcome::Respond(respond(reply, rid_header, &rid));
         }
@@ -234,14 +312,27 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         },
         created: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    let gap = if spec.tokens_per_sec > 0.0 { Duration::from_secs_f64(1.0 / spec.tokens_per_sec) } else { Duration::ZERO };
-    let mut pace = Pace { ttft: Duration::from_millis(spec.ttft_ms), gap, jitter: spec.jitter, rng };
-    let mut builder = Response::builder().status(200).header(rid_header, rid.as_str());
+    let gap = if spec.tokens_per_sec > 0.0 {
+        Duration::from_secs_f64(1.0 / spec.tokens_per_sec)
+    } else {
+        Duration::ZERO
+    };
+    let mut pace = Pace {
+        ttft: Duration::from_millis(spec.ttft_ms),
+        gap,
+        jitter: spec.jitter,
+        rng,
+    };
+    let mut builder = Response::builder()
+        .status(200)
+        .header(rid_header, rid.as_str());
     for (k, v) in rate_headers(snapshot) {
         builder = builder.header(k, v);
     }
     if family == Family::OpenAi {
-        builder = builder.header("openai-version", "2020-10-01").header("openai-processing-ms", spec.ttft_ms.to_string());
+        builder = builder
+            .header("openai-version", "2020-10-01")
+            .header("openai-processing-ms", spec.ttft_ms.to_string());
     }
     let response = if call.stream {
         let fault = fault.filter(|f| f.kind.is_mid_stream()).map(|mut f| {
@@ -249,7 +340,8 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             f
         });
         let framer = family.framer(ids, &call);
-        let body = StreamBody::new(Box::pin(body_stream(framer, tokens, stop, pace, fault))).boxed_unsync();
+        let body = StreamBody::new(Box::pin(body_stream(framer, tokens, stop, pace, fault)))
+            .boxed_unsync();
         builder
             .header("content-type", "text/event-stream; charset=utf-8")
             .header("cache-control", "no-cache")
@@ -258,7 +350,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         tokio::time::sleep(pace.total(tokens.len())).await;
         let text = tokens.concat();
         let body = family.complete_body(&ids, &call, &text, stop, tokens.len() as u64);
-        builder.header("content-type", "application/json").body(full(body))
+        builder
+            .header("content-type", "application/json")
+            .body(full(body))
     };
     Outcome::Respond(response.unwrap_or_else(|_| Response::new(full(""))))
 }

@@ -29,7 +29,14 @@ pub enum Exceeded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     Admitted(Snapshot),
-    Refused { which: Exceeded, retry_after: Duration, snapshot: Snapshot, limit: u64, used: u64, requested: u64 },
+    Refused {
+        which: Exceeded,
+        retry_after: Duration,
+        snapshot: Snapshot,
+        limit: u64,
+        used: u64,
+        requested: u64,
+    },
 }
 
 /// Admitted requests in the current window for one model.
@@ -44,7 +51,12 @@ pub struct Window {
 
 impl Window {
     pub fn new(limit_requests: Option<u64>, limit_tokens: Option<u64>, length: Duration) -> Self {
-        Window { limit_requests, limit_tokens, length, entries: VecDeque::new() }
+        Window {
+            limit_requests,
+            limit_tokens,
+            length,
+            entries: VecDeque::new(),
+        }
     }
 
     fn expire(&mut self, now: Instant) {
@@ -65,12 +77,21 @@ impl Window {
         self.expire(now);
         let used_req = self.entries.len() as u64;
         let used_tok: u64 = self.entries.iter().map(|e| e.1).sum();
-        let newest = self.entries.back().map_or(Duration::ZERO, |&(t, _)| self.until_expiry(t, now));
-        let newest_tok =
-            self.entries.iter().rev().find(|e| e.1 > 0).map_or(Duration::ZERO, |&(t, _)| self.until_expiry(t, now));
+        let newest = self
+            .entries
+            .back()
+            .map_or(Duration::ZERO, |&(t, _)| self.until_expiry(t, now));
+        let newest_tok = self
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.1 > 0)
+            .map_or(Duration::ZERO, |&(t, _)| self.until_expiry(t, now));
         Snapshot {
             limit_requests: self.limit_requests,
-            remaining_requests: self.limit_requests.map_or(0, |l| l.saturating_sub(used_req)),
+            remaining_requests: self
+                .limit_requests
+                .map_or(0, |l| l.saturating_sub(used_req)),
             reset_requests: newest,
             limit_tokens: self.limit_tokens,
             remaining_tokens: self.limit_tokens.map_or(0, |l| l.saturating_sub(used_tok)),
@@ -86,7 +107,10 @@ impl Window {
             if used + 1 > limit {
                 // The next slot frees when enough of the oldest entries expire.
                 let idx = (used + 1 - limit) as usize - 1;
-                let retry_after = self.entries.get(idx).map_or(self.length, |&(t, _)| self.until_expiry(t, now));
+                let retry_after = self
+                    .entries
+                    .get(idx)
+                    .map_or(self.length, |&(t, _)| self.until_expiry(t, now));
                 let snapshot = self.snapshot(now);
                 return Admission::Refused {
                     which: Exceeded::Requests,
@@ -122,7 +146,14 @@ impl Window {
                     }
                 }
                 let snapshot = self.snapshot(now);
-                return Admission::Refused { which: Exceeded::Tokens, retry_after, snapshot, limit, used, requested: tokens };
+                return Admission::Refused {
+                    which: Exceeded::Tokens,
+                    retry_after,
+                    snapshot,
+                    limit,
+                    used,
+                    requested: tokens,
+                };
             }
         }
         if self.limit_requests.is_some() || self.limit_tokens.is_some() {
@@ -178,16 +209,24 @@ mod tests {
         let mut w = Window::new(Some(2), None, Duration::from_secs(60));
         assert!(matches!(w.admit(t0, 10), Admission::Admitted(s) if s.remaining_requests == 1));
         let t1 = t0 + Duration::from_secs(10);
-        assert!(matches!(w.admit(t1, 10), Admission::Admitted(s) if s.remaining_requests == 0
-            && s.reset_requests == Duration::from_secs(60)));
+        assert!(
+            matches!(w.admit(t1, 10), Admission::Admitted(s) if s.remaining_requests == 0
+            && s.reset_requests == Duration::from_secs(60))
+        );
         match w.admit(t0 + Duration::from_secs(20), 10) {
-            Admission::Refused { which: Exceeded::Requests, retry_after, .. } => {
+            Admission::Refused {
+                which: Exceeded::Requests,
+                retry_after,
+                ..
+            } => {
                 assert_eq!(retry_after, Duration::from_secs(40))
             }
             other => panic!("{other:?}"),
         }
         // The first entry has expired at t0+60: one slot back.
-        assert!(matches!(w.admit(t0 + Duration::from_secs(60), 10), Admission::Admitted(s) if s.remaining_requests == 0));
+        assert!(
+            matches!(w.admit(t0 + Duration::from_secs(60), 10), Admission::Admitted(s) if s.remaining_requests == 0)
+        );
     }
 
     #[test]
@@ -195,21 +234,42 @@ mod tests {
         let t0 = Instant::now();
         let mut w = Window::new(None, Some(1000), Duration::from_secs(60));
         assert!(matches!(w.admit(t0, 400), Admission::Admitted(s) if s.remaining_tokens == 600));
-        assert!(matches!(w.admit(t0 + Duration::from_secs(30), 400), Admission::Admitted(_)));
+        assert!(matches!(
+            w.admit(t0 + Duration::from_secs(30), 400),
+            Admission::Admitted(_)
+        ));
         match w.admit(t0 + Duration::from_secs(40), 500) {
-            Admission::Refused { which: Exceeded::Tokens, retry_after, used, requested, .. } => {
-                assert_eq!((retry_after, used, requested), (Duration::from_secs(20), 800, 500));
+            Admission::Refused {
+                which: Exceeded::Tokens,
+                retry_after,
+                used,
+                requested,
+                ..
+            } => {
+                assert_eq!(
+                    (retry_after, used, requested),
+                    (Duration::from_secs(20), 800, 500)
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(w.admit(t0, 5000), Admission::Refused { which: Exceeded::TooLarge, .. }));
+        assert!(matches!(
+            w.admit(t0, 5000),
+            Admission::Refused {
+                which: Exceeded::TooLarge,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn unlimited_windows_admit_everything() {
         let mut w = Window::new(None, None, Duration::from_secs(1));
         for _ in 0..1000 {
-            assert!(matches!(w.admit(Instant::now(), 1_000_000), Admission::Admitted(_)));
+            assert!(matches!(
+                w.admit(Instant::now(), 1_000_000),
+                Admission::Admitted(_)
+            ));
         }
     }
 }

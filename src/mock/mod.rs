@@ -50,7 +50,12 @@ impl MockServer {
         let state = Arc::new(State::new(scenario));
         let (shutdown, rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), rx));
-        Ok(MockServer { addr, state, shutdown, task })
+        Ok(MockServer {
+            addr,
+            state,
+            shutdown,
+            task,
+        })
     }
 
     fn host(&self) -> SocketAddr {
@@ -88,7 +93,11 @@ impl Drop for MockServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
@@ -102,13 +111,24 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut shutdown: wat
             _ = shutdown.changed() => return,
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(stream, Arc::clone(&state), shutdown.clone()));
+        tokio::spawn(serve_connection(
+            stream,
+            Arc::clone(&state),
+            shutdown.clone(),
+        ));
     }
 }
 
-async fn serve_connection(stream: TcpStream, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+async fn serve_connection(
+    stream: TcpStream,
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let reset = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(ResettableStream { inner: stream, reset: Arc::clone(&reset) });
+    let io = TokioIo::new(ResettableStream {
+        inner: stream,
+        reset: Arc::clone(&reset),
+    });
     let service = service_fn(move |req| {
         let (state, reset) = (Arc::clone(&state), Arc::clone(&reset));
         async move {
@@ -117,7 +137,10 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>, mut shutdown: wa
                 Outcome::Reset => {
                     // Failing the service makes hyper drop the connection without writing anything.
                     reset.store(true, Ordering::SeqCst);
-                    Err(io::Error::new(io::ErrorKind::ConnectionReset, "scripted reset"))
+                    Err(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "scripted reset",
+                    ))
                 }
             }
         }
@@ -144,13 +167,21 @@ impl Drop for ResettableStream {
 }
 
 impl AsyncRead for ResettableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResettableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -170,8 +201,17 @@ pub async fn run_cli(addr: SocketAddr, scenario: Option<&Path>) -> anyhow::Resul
     let server = MockServer::start(addr, scenario)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let models: Vec<&str> = server.scenario().models.iter().map(|m| m.name.as_str()).collect();
-    println!("paddock mock listening on http://{} (models: {})", server.addr, models.join(", "));
+    let models: Vec<&str> = server
+        .scenario()
+        .models
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
+    println!(
+        "paddock mock listening on http://{} (models: {})",
+        server.addr,
+        models.join(", ")
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

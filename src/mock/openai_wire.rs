@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::limits::{go_duration, Exceeded};
-use super::wire::{content_text, ChatCall, Failure, Framer, Ids, Reply, Stop};
 use super::text::estimate_input_tokens;
+use super::wire::{content_text, ChatCall, Failure, Framer, Ids, Reply, Stop};
 
 pub const FINGERPRINT: &str = "fp_paddock_mock";
 const ORG: &str = "org-paddockmock";
@@ -18,12 +18,22 @@ pub fn js(s: &str) -> String {
 }
 
 pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
-    let model = v.get("model").and_then(Value::as_str).ok_or(Failure::Missing("model"))?.to_owned();
-    let messages = v.get("messages").and_then(Value::as_array).ok_or(Failure::Missing("messages"))?;
+    let model = v
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or(Failure::Missing("model"))?
+        .to_owned();
+    let messages = v
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or(Failure::Missing("messages"))?;
     if messages.is_empty() {
         return Err(Failure::Invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.".into()));
     }
-    let texts: Vec<String> = messages.iter().map(|m| content_text(m.get("content").unwrap_or(&Value::Null))).collect();
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
+        .collect();
     let cap = |k: &str| v.get(k).and_then(Value::as_u64);
     let max_tokens = cap("max_completion_tokens").or_else(|| cap("max_tokens"));
     if max_tokens == Some(0) {
@@ -32,7 +42,10 @@ pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
     Ok(ChatCall {
         model,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),
-        include_usage: v.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: v
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         max_tokens,
         input_tokens: estimate_input_tokens(texts.iter().map(String::as_str)),
         prompt: texts.join("\n"),
@@ -93,12 +106,20 @@ impl Frames {
             ids.created,
             js(&call.model)
         );
-        Frames { prefix, include_usage: call.include_usage, input_tokens: call.input_tokens }
+        Frames {
+            prefix,
+            include_usage: call.include_usage,
+            input_tokens: call.input_tokens,
+        }
     }
 
     fn chunk(&self, choice: &str) -> String {
         // With include_usage the real service sends `"usage":null` on every chunk but the last.
-        let usage = if self.include_usage { ",\"usage\":null" } else { "" };
+        let usage = if self.include_usage {
+            ",\"usage\":null"
+        } else {
+            ""
+        };
         format!("{}{choice}]{usage}}}\n\n", self.prefix)
     }
 }
@@ -123,7 +144,10 @@ impl Framer for Frames {
     }
 
     fn token(&mut self, text: &str) -> String {
-        self.chunk(&format!("{{\"index\":0,\"delta\":{{\"content\":{}}},\"logprobs\":null,\"finish_reason\":null}}", js(text)))
+        self.chunk(&format!(
+            "{{\"index\":0,\"delta\":{{\"content\":{}}},\"logprobs\":null,\"finish_reason\":null}}",
+            js(text)
+        ))
     }
 
     fn keepalive(&mut self) -> Option<String> {
@@ -131,17 +155,26 @@ impl Framer for Frames {
     }
 
     fn finish(&mut self, stop: Stop, output_tokens: u64) -> String {
-        let mut out =
-            self.chunk(&format!("{{\"index\":0,\"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"{}\"}}", finish_reason(stop)));
+        let mut out = self.chunk(&format!(
+            "{{\"index\":0,\"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"{}\"}}",
+            finish_reason(stop)
+        ));
         if self.include_usage {
-            out.push_str(&format!("{}],\"usage\":{}}}\n\n", self.prefix, usage_json(self.input_tokens, output_tokens)));
+            out.push_str(&format!(
+                "{}],\"usage\":{}}}\n\n",
+                self.prefix,
+                usage_json(self.input_tokens, output_tokens)
+            ));
         }
         out.push_str("data: [DONE]\n\n");
         out
     }
 
     fn malformed(&mut self) -> String {
-        format!("{}{{\"index\":0,\"delta\":{{\"content\":\"trunc\n\n", self.prefix)
+        format!(
+            "{}{{\"index\":0,\"delta\":{{\"content\":\"trunc\n\n",
+            self.prefix
+        )
     }
 
     fn error_event(&mut self) -> String {
@@ -150,7 +183,13 @@ impl Framer for Frames {
     }
 }
 
-pub fn completion_body(ids: &Ids, call: &ChatCall, text: &str, stop: Stop, output_tokens: u64) -> String {
+pub fn completion_body(
+    ids: &Ids,
+    call: &ChatCall,
+    text: &str,
+    stop: Stop,
+    output_tokens: u64,
+) -> String {
     format!(
         "{{\n  \"id\": {},\n  \"object\": \"chat.completion\",\n  \"created\": {},\n  \"model\": {},\n  \"choices\": [\n    {{\n      \"index\": 0,\n      \"message\": {{\n        \"role\": \"assistant\",\n        \"content\": {},\n        \"refusal\": null,\n        \"annotations\": []\n      }},\n      \"logprobs\": null,\n      \"finish_reason\": \"{}\"\n    }}\n  ],\n  \"usage\": {},\n  \"service_tier\": \"default\",\n  \"system_fingerprint\": \"{FINGERPRINT}\"\n}}\n",
         js(&ids.response_id),
@@ -175,13 +214,25 @@ pub fn rate_headers(s: &super::limits::Snapshot) -> Vec<(String, String)> {
     let mut h = vec![];
     if let Some(limit) = s.limit_requests {
         h.push(("x-ratelimit-limit-requests".into(), limit.to_string()));
-        h.push(("x-ratelimit-remaining-requests".into(), s.remaining_requests.to_string()));
-        h.push(("x-ratelimit-reset-requests".into(), go_duration(s.reset_requests)));
+        h.push((
+            "x-ratelimit-remaining-requests".into(),
+            s.remaining_requests.to_string(),
+        ));
+        h.push((
+            "x-ratelimit-reset-requests".into(),
+            go_duration(s.reset_requests),
+        ));
     }
     if let Some(limit) = s.limit_tokens {
         h.push(("x-ratelimit-limit-tokens".into(), limit.to_string()));
-        h.push(("x-ratelimit-remaining-tokens".into(), s.remaining_tokens.to_string()));
-        h.push(("x-ratelimit-reset-tokens".into(), go_duration(s.reset_tokens)));
+        h.push((
+            "x-ratelimit-remaining-tokens".into(),
+            s.remaining_tokens.to_string(),
+        ));
+        h.push((
+            "x-ratelimit-reset-tokens".into(),
+            go_duration(s.reset_tokens),
+        ));
     }
     h
 }

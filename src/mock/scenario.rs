@@ -65,7 +65,10 @@ pub enum FaultKind {
 impl FaultKind {
     /// Faults that only make sense while streaming; non-streaming requests ignore them.
     pub fn is_mid_stream(self) -> bool {
-        matches!(self, Self::Drop | Self::Stall | Self::Malformed | Self::HugeEvent | Self::StreamError)
+        matches!(
+            self,
+            Self::Drop | Self::Stall | Self::Malformed | Self::HugeEvent | Self::StreamError
+        )
     }
 }
 
@@ -170,7 +173,11 @@ impl Default for ModelSpec {
 
 impl ModelSpec {
     pub fn new(name: &str, protocol: Serves) -> Self {
-        ModelSpec { name: name.to_owned(), protocol, ..ModelSpec::default() }
+        ModelSpec {
+            name: name.to_owned(),
+            protocol,
+            ..ModelSpec::default()
+        }
     }
 }
 
@@ -201,7 +208,11 @@ impl Default for Scenario {
             window_secs: 60.0,
             models: vec![
                 limited(
-                    ModelSpec { ttft_ms: 250, tokens_per_sec: 70.0, ..ModelSpec::new("gpt-4o-mini", Serves::OpenAi) },
+                    ModelSpec {
+                        ttft_ms: 250,
+                        tokens_per_sec: 70.0,
+                        ..ModelSpec::new("gpt-4o-mini", Serves::OpenAi)
+                    },
                     500,
                     200_000,
                 ),
@@ -215,7 +226,12 @@ impl Default for Scenario {
                     50,
                     50_000,
                 ),
-                ModelSpec { ttft_ms: 20, tokens_per_sec: 0.0, jitter: 0.0, ..ModelSpec::new("mock-fast", Serves::Both) },
+                ModelSpec {
+                    ttft_ms: 20,
+                    tokens_per_sec: 0.0,
+                    jitter: 0.0,
+                    ..ModelSpec::new("mock-fast", Serves::Both)
+                },
             ],
         }
     }
@@ -257,17 +273,24 @@ impl Scenario {
         }
         for (i, m) in self.models.iter().enumerate() {
             if m.name.trim().is_empty() {
-                return Err(format!("scenario: model #{} has no name; set name = \"...\".", i + 1));
+                return Err(format!(
+                    "scenario: model #{} has no name; set name = \"...\".",
+                    i + 1
+                ));
             }
             if self.models[..i].iter().any(|o| o.name == m.name) {
                 return Err(format!("scenario: model \"{}\" is defined twice.", m.name));
             }
             let name = &m.name;
             if !(0.0..=1.0).contains(&m.jitter) {
-                return Err(format!("scenario: model \"{name}\": jitter must be between 0 and 1."));
+                return Err(format!(
+                    "scenario: model \"{name}\": jitter must be between 0 and 1."
+                ));
             }
             if !(m.tokens_per_sec.is_finite() && m.tokens_per_sec >= 0.0) {
-                return Err(format!("scenario: model \"{name}\": tokens_per_sec must be 0 or more."));
+                return Err(format!(
+                    "scenario: model \"{name}\": tokens_per_sec must be 0 or more."
+                ));
             }
             if m.min_answer_tokens == 0 || m.min_answer_tokens > m.max_answer_tokens {
                 return Err(format!(
@@ -276,16 +299,24 @@ impl Scenario {
             }
             for f in &m.faults {
                 if !(0.0..=1.0).contains(&f.probability) {
-                    return Err(format!("scenario: model \"{name}\": fault probability must be between 0 and 1."));
+                    return Err(format!(
+                        "scenario: model \"{name}\": fault probability must be between 0 and 1."
+                    ));
                 }
                 if f.on_request.contains(&0) {
-                    return Err(format!("scenario: model \"{name}\": on_request counts from 1, not 0."));
+                    return Err(format!(
+                        "scenario: model \"{name}\": on_request counts from 1, not 0."
+                    ));
                 }
                 if f.kind == FaultKind::ServerError && ![500, 502, 503].contains(&f.status) {
-                    return Err(format!("scenario: model \"{name}\": server_error status must be 500, 502 or 503."));
+                    return Err(format!(
+                        "scenario: model \"{name}\": server_error status must be 500, 502 or 503."
+                    ));
                 }
                 if !(f.retry_after_secs.is_finite() && f.retry_after_secs >= 0.0) {
-                    return Err(format!("scenario: model \"{name}\": retry_after_secs must be 0 or more."));
+                    return Err(format!(
+                        "scenario: model \"{name}\": retry_after_secs must be 0 or more."
+                    ));
                 }
             }
         }
@@ -309,7 +340,11 @@ mod tests {
         let text = include_str!("../../assets/scenario.example.toml");
         let s = Scenario::from_toml_str(text).unwrap();
         assert_eq!(s.api_key.as_deref(), Some("sk-mock-123"));
-        let kinds: Vec<FaultKind> = s.models.iter().flat_map(|m| m.faults.iter().map(|f| f.kind)).collect();
+        let kinds: Vec<FaultKind> = s
+            .models
+            .iter()
+            .flat_map(|m| m.faults.iter().map(|f| f.kind))
+            .collect();
         for k in [
             FaultKind::RateLimit,
             FaultKind::InsufficientQuota,
@@ -338,28 +373,45 @@ mod tests {
         assert_eq!(s.seed, 9);
         assert_eq!(s.window_secs, 60.0);
         let m = &s.models[0];
-        assert_eq!((m.protocol, m.ttft_ms, m.max_answer_tokens), (Serves::Anthropic, 200, 250));
+        assert_eq!(
+            (m.protocol, m.ttft_ms, m.max_answer_tokens),
+            (Serves::Anthropic, 200, 250)
+        );
         assert_eq!(m.faults[0].after_tokens, 10);
         assert_eq!(m.faults[0].on_request, vec![2]);
         // Without [[model]] the default set is served.
-        assert!(Scenario::from_toml_str("seed = 1").unwrap().model("gpt-4o-mini").is_some());
+        assert!(Scenario::from_toml_str("seed = 1")
+            .unwrap()
+            .model("gpt-4o-mini")
+            .is_some());
     }
 
     #[test]
     fn bad_files_give_one_sentence_naming_the_problem() {
-        let e = Scenario::from_toml_str("seed = 1\n[[model]]\nname = \"m\"\nprotocl = \"openai\"\n").unwrap_err();
+        let e =
+            Scenario::from_toml_str("seed = 1\n[[model]]\nname = \"m\"\nprotocl = \"openai\"\n")
+                .unwrap_err();
         assert!(e.contains("protocl") && e.contains("line 4"), "{e}");
         assert!(!e.contains('\n'), "{e}");
-        let e = Scenario::from_toml_str("[[model]]\nname = \"m\"\n[[model.fault]]\nkind = \"explode\"\n").unwrap_err();
+        let e = Scenario::from_toml_str(
+            "[[model]]\nname = \"m\"\n[[model.fault]]\nkind = \"explode\"\n",
+        )
+        .unwrap_err();
         assert!(e.contains("explode") && e.contains("line 4"), "{e}");
         let e = Scenario::from_toml_str("[[model]]\nname = \"m\"\njitter = 2.0\n").unwrap_err();
         assert_eq!(e, "scenario: model \"m\": jitter must be between 0 and 1.");
-        let e = Scenario::from_toml_str("[[model]]\nname = \"m\"\n[[model]]\nname = \"m\"\n").unwrap_err();
-        assert!(e.contains("defined twice"), "{e}");
-        let e = Scenario::from_toml_str("[[model]]\nname=\"m\"\n[[model.fault]]\nkind=\"server_error\"\nstatus=418\n")
+        let e = Scenario::from_toml_str("[[model]]\nname = \"m\"\n[[model]]\nname = \"m\"\n")
             .unwrap_err();
+        assert!(e.contains("defined twice"), "{e}");
+        let e = Scenario::from_toml_str(
+            "[[model]]\nname=\"m\"\n[[model.fault]]\nkind=\"server_error\"\nstatus=418\n",
+        )
+        .unwrap_err();
         assert!(e.contains("500, 502 or 503"), "{e}");
         let e = Scenario::load(Path::new("/nonexistent/scenario.toml")).unwrap_err();
-        assert!(e.starts_with("cannot read scenario file /nonexistent/scenario.toml"), "{e}");
+        assert!(
+            e.starts_with("cannot read scenario file /nonexistent/scenario.toml"),
+            "{e}"
+        );
     }
 }

@@ -112,10 +112,18 @@ mod tests {
 
     #[test]
     fn jitter_stays_in_bounds() {
-        let mut p = Pace { ttft: Duration::ZERO, gap: Duration::ZERO, jitter: 0.25, rng: Rng::new(5) };
+        let mut p = Pace {
+            ttft: Duration::ZERO,
+            gap: Duration::ZERO,
+            jitter: 0.25,
+            rng: Rng::new(5),
+        };
         for _ in 0..1000 {
             let d = p.jittered(Duration::from_millis(100));
-            assert!(d >= Duration::from_millis(75) && d <= Duration::from_millis(125), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(75) && d <= Duration::from_millis(125),
+                "{d:?}"
+            );
         }
     }
 }

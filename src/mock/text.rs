@@ -35,7 +35,10 @@ impl Rng {
     }
 
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items.get(self.range(0, items.len().saturating_sub(1))).copied().unwrap_or("")
+        items
+            .get(self.range(0, items.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or("")
     }
 }
 
@@ -53,7 +56,10 @@ pub fn hash_parts(parts: &[&[u8]]) -> u64 {
 
 /// The input-token estimate both wire formats report: ceil(chars / 4) + 3 per message.
 pub fn estimate_input_tokens<'a>(messages: impl IntoIterator<Item = &'a str>) -> u64 {
-    messages.into_iter().map(|m| (m.chars().count() as u64).div_ceil(4) + 3).sum()
+    messages
+        .into_iter()
+        .map(|m| (m.chars().count() as u64).div_ceil(4) + 3)
+        .sum()
 }
 
 /// Split text into "tokens": a word with its leading spaces, one punctuation or symbol character
@@ -105,7 +111,11 @@ pub struct Shape {
 
 /// The answer for one request: tokens whose concatenation is the text.
 pub fn answer(seed: u64, model: &str, prompt: &str, shape: Shape) -> Vec<String> {
-    let mut rng = Rng::new(hash_parts(&[&seed.to_le_bytes(), model.as_bytes(), prompt.as_bytes()]));
+    let mut rng = Rng::new(hash_parts(&[
+        &seed.to_le_bytes(),
+        model.as_bytes(),
+        prompt.as_bytes(),
+    ]));
     let topic = topic_of(prompt);
     let target = rng.range(shape.min_tokens, shape.max_tokens.max(shape.min_tokens));
     let mut doc = String::new();
@@ -133,16 +143,21 @@ pub fn answer(seed: u64, model: &str, prompt: &str, shape: Shape) -> Vec<String>
     let mut tokens = tokenize(&doc);
     let hi = shape.max_tokens.max(shape.min_tokens).max(1);
     if tokens.len() > hi {
-        let cut = boundaries.iter().rev().copied().find(|&b| b <= hi && b >= shape.min_tokens).unwrap_or(hi);
+        let cut = boundaries
+            .iter()
+            .rev()
+            .copied()
+            .find(|&b| b <= hi && b >= shape.min_tokens)
+            .unwrap_or(hi);
         tokens.truncate(cut);
     }
     tokens
 }
 
 const STOP: &[&str] = &[
-    "what", "which", "when", "where", "about", "explain", "please", "could", "would", "should", "there",
-    "their", "these", "those", "with", "from", "that", "this", "have", "into", "your", "tell", "write",
-    "give", "some", "does", "make", "short",
+    "what", "which", "when", "where", "about", "explain", "please", "could", "would", "should",
+    "there", "their", "these", "those", "with", "from", "that", "this", "have", "into", "your",
+    "tell", "write", "give", "some", "does", "make", "short",
 ];
 
 /// A few salient words of the prompt's last line, so answers read as if on topic.
@@ -160,16 +175,46 @@ fn topic_of(prompt: &str) -> String {
 }
 
 const ADJ: &[&str] = &[
-    "simple", "robust", "subtle", "practical", "naïve", "incremental", "predictable", "expensive",
-    "lightweight", "careful", "common", "deterministic",
+    "simple",
+    "robust",
+    "subtle",
+    "practical",
+    "naïve",
+    "incremental",
+    "predictable",
+    "expensive",
+    "lightweight",
+    "careful",
+    "common",
+    "deterministic",
 ];
 const NOUN: &[&str] = &[
-    "latency", "throughput", "state", "backpressure", "the cache", "error handling", "the café menu",
-    "a retry budget", "the schema", "memory use", "the rate limit", "ownership", "the résumé parser",
-    "configuration", "observability", "the request path",
+    "latency",
+    "throughput",
+    "state",
+    "backpressure",
+    "the cache",
+    "error handling",
+    "the café menu",
+    "a retry budget",
+    "the schema",
+    "memory use",
+    "the rate limit",
+    "ownership",
+    "the résumé parser",
+    "configuration",
+    "observability",
+    "the request path",
 ];
 const VERB: &[&str] = &[
-    "simplifies", "dominates", "hides", "shapes", "constrains", "exposes", "improves", "complicates",
+    "simplifies",
+    "dominates",
+    "hides",
+    "shapes",
+    "constrains",
+    "exposes",
+    "improves",
+    "complicates",
 ];
 
 fn capitalise(s: &str) -> String {
@@ -181,10 +226,17 @@ fn capitalise(s: &str) -> String {
 }
 
 fn sentence(rng: &mut Rng, topic: &str) -> String {
-    let (a, n, m, v) = (rng.pick(ADJ), rng.pick(NOUN), rng.pick(NOUN), rng.pick(VERB));
+    let (a, n, m, v) = (
+        rng.pick(ADJ),
+        rng.pick(NOUN),
+        rng.pick(NOUN),
+        rng.pick(VERB),
+    );
     match rng.range(0, 9) {
         0 => format!("When it comes to {topic}, {n} usually {v} {m}."),
-        1 => format!("A {a} approach works well here: measure first, then change one thing at a time."),
+        1 => format!(
+            "A {a} approach works well here: measure first, then change one thing at a time."
+        ),
         2 => format!("{} {v} {m} more than most people expect.", capitalise(n)),
         3 => format!("The trade-off is {n} → {m}, and it is rarely free."),
         4 => format!("In practice, {topic} is about {n} and {m}, not about clever tricks."),
@@ -233,7 +285,13 @@ fn steps(rng: &mut Rng, topic: &str) -> String {
 }
 
 fn code_block(rng: &mut Rng) -> String {
-    let name = rng.pick(&["retry_delay", "parse_header", "budget_left", "next_token", "warm_cache"]);
+    let name = rng.pick(&[
+        "retry_delay",
+        "parse_header",
+        "budget_left",
+        "next_token",
+        "warm_cache",
+    ]);
     let n = rng.range(2, 9);
     match rng.range(0, 2) {
         0 => format!(
@@ -252,7 +310,10 @@ fn code_block(rng: &mut Rng) -> String {
 mod tests {
     use super::*;
 
-    const SHAPE: Shape = Shape { min_tokens: 80, max_tokens: 250 };
+    const SHAPE: Shape = Shape {
+        min_tokens: 80,
+        max_tokens: 250,
+    };
 
     #[test]
     fn tokenize_is_lossless_and_splits_words_and_punctuation() {
@@ -279,7 +340,11 @@ mod tests {
     fn token_counts_match_text_and_stay_in_range() {
         for seed in 0..200u64 {
             let toks = answer(seed, "model", "tell me about rate limits", SHAPE);
-            assert!((80..=250).contains(&toks.len()), "seed {seed}: {} tokens", toks.len());
+            assert!(
+                (80..=250).contains(&toks.len()),
+                "seed {seed}: {} tokens",
+                toks.len()
+            );
             assert_eq!(tokenize(&toks.concat()).len(), toks.len(), "seed {seed}");
             assert!(toks.iter().all(|t| !t.is_empty()));
         }
@@ -287,7 +352,9 @@ mod tests {
 
     #[test]
     fn answers_vary_in_shape_and_include_non_ascii() {
-        let all: String = (0..50u64).map(|s| answer(s, "m", "caching", SHAPE).concat()).collect();
+        let all: String = (0..50u64)
+            .map(|s| answer(s, "m", "caching", SHAPE).concat())
+            .collect();
         for needle in ["```", "\n- **", "\n1. ", "→", "≈", "é"] {
             assert!(all.contains(needle), "no {needle:?} in 50 answers");
         }
@@ -295,7 +362,15 @@ mod tests {
 
     #[test]
     fn tiny_shapes_truncate_hard() {
-        let toks = answer(1, "m", "x", Shape { min_tokens: 3, max_tokens: 5 });
+        let toks = answer(
+            1,
+            "m",
+            "x",
+            Shape {
+                min_tokens: 3,
+                max_tokens: 5,
+            },
+        );
         assert!(toks.len() <= 5 && !toks.is_empty());
     }
 

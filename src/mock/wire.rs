@@ -44,11 +44,21 @@ pub enum Failure {
     WrongKey(String),
     UnknownModel(String),
     UnknownRoute(String),
-    RateLimit { model: String, which: Exceeded, limit: u64, used: u64, requested: u64, retry_after: Duration },
+    RateLimit {
+        model: String,
+        which: Exceeded,
+        limit: u64,
+        used: u64,
+        requested: u64,
+        retry_after: Duration,
+    },
     Quota,
     Server(u16),
     Overloaded,
-    ContextTooLong { tokens: u64, max: u64 },
+    ContextTooLong {
+        tokens: u64,
+        max: u64,
+    },
 }
 
 /// A complete non-streaming response.
@@ -62,7 +72,12 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, body: String) -> Self {
-        Reply { status, content_type: "application/json", headers: vec![], body }
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: vec![],
+            body,
+        }
     }
 }
 
@@ -72,7 +87,12 @@ const BAD_GATEWAY_HTML: &str = "<html>\r\n<head><title>502 Bad Gateway</title></
 impl Family {
     pub fn error_reply(self, failure: &Failure, request_id: &str) -> Reply {
         if *failure == Failure::Server(502) {
-            return Reply { status: 502, content_type: "text/html", headers: vec![], body: BAD_GATEWAY_HTML.into() };
+            return Reply {
+                status: 502,
+                content_type: "text/html",
+                headers: vec![],
+                body: BAD_GATEWAY_HTML.into(),
+            };
         }
         match self {
             Family::OpenAi => openai_wire::error(failure),
@@ -98,7 +118,14 @@ impl Family {
         }
     }
 
-    pub fn complete_body(self, ids: &Ids, call: &ChatCall, text: &str, stop: Stop, output_tokens: u64) -> String {
+    pub fn complete_body(
+        self,
+        ids: &Ids,
+        call: &ChatCall,
+        text: &str,
+        stop: Stop,
+        output_tokens: u64,
+    ) -> String {
         match self {
             Family::OpenAi => openai_wire::completion_body(ids, call, text, stop, output_tokens),
             Family::Anthropic => anthropic_wire::message_body(ids, call, text, stop, output_tokens),
@@ -133,9 +160,11 @@ pub trait Framer: Send {
 pub fn content_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => {
-            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
-        }
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
         _ => String::new(),
     }
 }
