@@ -209,7 +209,10 @@ pub fn classify(
     let c = code.unwrap_or("");
     let m = message.to_ascii_lowercase();
     let has = |s: &str| t == s || c == s;
-    if has("insufficient_quota") || m.contains("exceeded your current quota") {
+    if has("insufficient_quota")
+        || m.contains("exceeded your current quota")
+        || m.contains("credit balance is too low")
+    {
         return ErrorKind::QuotaExceeded;
     }
     if has("context_length_exceeded")
