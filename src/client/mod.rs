@@ -1,0 +1,250 @@
+//! The unified client: complete() and stream() over both protocols, with retry, limiter and timing.
+
+mod outcome;
+mod reader;
+mod run;
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+
+use crate::config::ProviderConfig;
+use crate::provider::{ApiError, ChatRequest, Endpoint, ErrorKind, RateLimitHeaders, Usage};
+use crate::ratelimit::{Limiter, LimiterConfig, Permit};
+use crate::retry::{RetryDecision, RetryPolicy};
+use reader::ResponseReader;
+use run::{Run, Step};
+
+pub use outcome::{ErrorJson, Outcome, OutcomeJson};
+
+/// What a request reports as it goes. A stream always ends with exactly one [`ClientEvent::Done`].
+#[derive(Debug, Clone)]
+pub enum ClientEvent {
+    /// Waiting for the client-side rate limiter to free a slot.
+    Queued,
+    /// The request (attempt `attempt`, 0 = first) is being sent.
+    Connecting {
+        attempt: u32,
+    },
+    /// The server's rate-limit headers on a response.
+    RateLimit(RateLimitHeaders),
+    /// An attempt failed before any text arrived and will be retried after `decision.wait`.
+    Retry {
+        decision: RetryDecision,
+        error: ApiError,
+    },
+    Delta(String),
+    Usage(Usage),
+    Finish(String),
+    Done(Box<Outcome>),
+}
+
+pub type EventStream = Pin<Box<dyn Stream<Item = ClientEvent> + Send>>;
+
+/// One provider's client. Cheap to clone; clones share the HTTP pool and the limiter.
+#[derive(Clone)]
+pub struct Client {
+    name: String,
+    model: String,
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    limiter: Limiter,
+    policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Build a client for `provider`, resolving its key now. Errors are one sentence.
+    pub fn new(provider: &ProviderConfig) -> Result<Self, String> {
+        let key = provider.resolve_key()?;
+        let http = http_client(provider)?;
+        let limiter = Limiter::new(LimiterConfig {
+            requests_per_window: provider.requests_per_minute,
+            tokens_per_window: provider.tokens_per_minute,
+            window: Duration::from_secs(60),
+        });
+        Ok(Self {
+            name: provider.name.clone(),
+            model: provider.model.clone(),
+            http,
+            endpoint: provider.endpoint(key),
+            limiter,
+            policy: RetryPolicy {
+                max_retries: provider.max_retries,
+                ..RetryPolicy::default()
+            },
+        })
+    }
+
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Stream one chat request. Dropping the stream cancels it: the HTTP connection is closed
+    /// and any limiter reservation is released.
+    pub fn stream(&self, mut req: ChatRequest) -> EventStream {
+        req.stream = true;
+        self.events(req)
+    }
+
+    /// The one request loop behind both streaming and whole-body requests: limiter, send,
+    /// read, and retry while no text has arrived.
+    fn events(&self, req: ChatRequest) -> EventStream {
+        let this = self.clone();
+        Box::pin(async_stream::stream! {
+            let mut run = Run::new(&req);
+            loop {
+                let permit = {
+                    let fut = this.limiter.acquire(run.estimate);
+                    futures::pin_mut!(fut);
+                    match futures::FutureExt::now_or_never(&mut fut) {
+                        Some(permit) => permit,
+                        None => {
+                            yield ClientEvent::Queued;
+                            fut.await
+                        }
+                    }
+                };
+                yield ClientEvent::Connecting { attempt: run.retries };
+                let mut pending = Vec::new();
+                let sent = run.send(&this, &req, &mut pending).await;
+                for e in pending.drain(..) {
+                    yield e;
+                }
+                let step = match sent {
+                    Err(e) => {
+                        release_unsent(permit, &e);
+                        run.fail(&this, e)
+                    }
+                    Ok(response) => {
+                        let mut reader = ResponseReader::new(response, &this.endpoint, req.stream);
+                        let mut events = Vec::new();
+                        let result = 'read: loop {
+                            let more = reader.next(&mut events).await;
+                            for event in events.drain(..) {
+                                match run.apply(event) {
+                                    Ok(Some(e)) => yield e,
+                                    Ok(None) => {}
+                                    Err(e) => break 'read Err(e),
+                                }
+                            }
+                            match more {
+                                Ok(true) => {}
+                                Ok(false) => break Ok(()),
+                                Err(e) => break Err(e),
+                            }
+                        };
+                        run.model = reader.model();
+                        run.settle(permit);
+                        match result {
+                            Ok(()) => run.finish(),
+                            Err(e) => run.fail(&this, e),
+                        }
+                    }
+                };
+                match step {
+                    Step::Finished => break,
+                    Step::Retry(decision, error) => {
+                        yield ClientEvent::Retry { decision, error };
+                        let _guard = this.limiter.retry_in_flight();
+                        tokio::time::sleep(decision.wait).await;
+                    }
+                }
+            }
+            yield ClientEvent::Done(Box::new(run.outcome(&this)));
+        })
+    }
+
+    /// Run a request to the end and return its outcome. With `stream` false this is a plain
+    /// (non-streaming) HTTP request; `on_event` still sees retries and rate-limit headers.
+    pub async fn complete(
+        &self,
+        req: ChatRequest,
+        mut on_event: impl FnMut(&ClientEvent),
+    ) -> Outcome {
+        let mut events = self.events(req);
+        let mut outcome = None;
+        while let Some(event) = events.next().await {
+            on_event(&event);
+            if let ClientEvent::Done(o) = event {
+                outcome = Some(*o);
+            }
+        }
+        outcome.unwrap_or_default()
+    }
+}
+
+/// reqwest with connect and idle-read timeouts (never a total deadline, which would cut long
+/// streams), and no proxy for loopback servers (a proxy cannot reach our 127.0.0.1).
+fn http_client(provider: &ProviderConfig) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(provider.connect_timeout)
+        .read_timeout(provider.read_timeout)
+        .user_agent(concat!("paddock/", env!("CARGO_PKG_VERSION")));
+    if is_loopback(&provider.base_url) {
+        builder = builder.no_proxy();
+    }
+    builder
+        .build()
+        .map_err(|e| format!("{}: cannot set up the HTTP client ({e}).", provider.name))
+}
+
+fn is_loopback(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h == "[::1]"
+                || h.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}
+
+/// A request that never reached the server gives its limiter slot back; one that did
+/// (an HTTP error response) still counts, as the server counted it.
+fn release_unsent(permit: Permit, error: &ApiError) {
+    if error.status.is_none() && error.kind == ErrorKind::Connection {
+        permit.cancel();
+    }
+}
+
+/// A rough token estimate for the limiter: about four characters per token, plus the
+/// output cap. The limiter settles to the real usage afterwards, so rough is fine.
+pub fn estimate_tokens(req: &ChatRequest) -> u64 {
+    let chars: usize = req.system.as_deref().map_or(0, str::len)
+        + req
+            .messages
+            .iter()
+            .map(|m| m.content.len() + 16)
+            .sum::<usize>();
+    let prompt = (chars as u64).div_ceil(4);
+    prompt + u64::from(req.max_tokens.unwrap_or(512))
+}

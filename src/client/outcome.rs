@@ -1,0 +1,75 @@
+//! How a request ended, and the `ask --json` object of the CLI contract.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::provider::{ApiError, ErrorKind, Usage};
+
+/// How one request ended, success or failure, with everything the CLI contract reports.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub provider: String,
+    pub model: String,
+    pub content: String,
+    pub finish_reason: Option<String>,
+    pub usage: Usage,
+    pub ttft: Option<Duration>,
+    pub latency: Duration,
+    pub retries: u32,
+    pub error: Option<ApiError>,
+    /// Gaps between content chunks and the generation time, for race/bench smoothness metrics.
+    pub chunk_gaps: Vec<Duration>,
+    pub generation_time: Option<Duration>,
+}
+
+/// The `ask --json` object of DESIGN.md §1.
+#[derive(Debug, Serialize)]
+pub struct OutcomeJson<'a> {
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub content: &'a str,
+    pub finish_reason: Option<&'a str>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
+    pub ttft_ms: Option<f64>,
+    pub latency_ms: f64,
+    pub retries: u32,
+    pub error: Option<ErrorJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorJson<'a> {
+    pub kind: ErrorKind,
+    pub message: &'a str,
+    pub retriable: bool,
+    pub status: Option<u16>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+impl Outcome {
+    pub fn to_json(&self) -> OutcomeJson<'_> {
+        OutcomeJson {
+            provider: &self.provider,
+            model: &self.model,
+            content: &self.content,
+            finish_reason: self.finish_reason.as_deref(),
+            input_tokens: self.usage.input_tokens,
+            output_tokens: self.usage.output_tokens,
+            total_tokens: self.usage.total(),
+            ttft_ms: self.ttft.map(ms),
+            latency_ms: ms(self.latency),
+            retries: self.retries,
+            error: self.error.as_ref().map(|e| ErrorJson {
+                kind: e.kind,
+                message: &e.message,
+                retriable: e.retriable,
+                status: e.status,
+            }),
+        }
+    }
+}
