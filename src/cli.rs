@@ -47,6 +47,12 @@ pub enum Command {
     Mock(MockArgs),
     /// List configured providers and where each key comes from (never the key).
     Providers,
+    /// List saved sessions (races and conversations), newest first.
+    Sessions,
+    /// Print a saved session as Markdown (default) or JSON.
+    Export(ExportArgs),
+    /// Write a commented config file at the platform path (never over an existing one).
+    Init,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -76,6 +82,12 @@ pub struct AskArgs {
     /// Print one JSON object when the request ends, success or failure.
     #[arg(long)]
     pub json: bool,
+    /// Continue a saved session: `--resume` for the newest, `--resume=ID` for another.
+    #[arg(long, value_name = "ID", num_args = 0..=1, require_equals = true, default_missing_value = "last")]
+    pub resume: Option<String>,
+    /// Do not save this conversation as a session.
+    #[arg(long, env = "PADDOCK_NO_SAVE")]
+    pub no_save: bool,
     /// The prompt; '-' or absent reads stdin.
     pub prompt: Vec<String>,
 }
@@ -125,4 +137,18 @@ pub struct MockArgs {
     /// Scenario file (TOML): models, speeds, limits and scripted faults.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Session id (or a unique prefix; `last` for the newest), see `paddock sessions`.
+    pub id: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }

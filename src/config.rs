@@ -1,12 +1,14 @@
 //! Configuration: raw TOML becomes a validated [`Config`] of providers, with defaults, env and key sources.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+use toml::Spanned;
 
-use crate::provider::{Endpoint, MaxTokensField, Protocol};
+use crate::provider::{Endpoint, MaxTokensField, Protocol, Usage};
 
 pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_DEFAULT_BASE: &str = "https://api.anthropic.com";
@@ -145,9 +147,76 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// The file it came from, if any.
     pub path: Option<PathBuf>,
+    /// Per-model prices from `[prices."MODEL"]`.
+    pub prices: Prices,
+    /// Things worth telling the user that do not stop paddock (one sentence each), e.g. an inline
+    /// key in a file others can read. Headless commands print them to stderr.
+    pub warnings: Vec<String>,
+}
+
+/// A model's price in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// The `[prices]` table: model name to [`Price`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prices(pub BTreeMap<String, Price>);
+
+impl Prices {
+    /// The price for `model`: an exact entry, else the longest entry the model extends with a
+    /// dated or `-latest` suffix (`gpt-4o-mini` prices `gpt-4o-mini-2024-07-18`, `claude-3-5-haiku`
+    /// prices `claude-3-5-haiku-latest`, but `gpt-4o` never prices `gpt-4o-mini`).
+    pub fn get(&self, model: &str) -> Option<Price> {
+        if let Some(p) = self.0.get(model) {
+            return Some(*p);
+        }
+        self.0
+            .iter()
+            .filter(|(name, _)| {
+                model
+                    .strip_prefix(name.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|rest| {
+                        rest == "latest" || rest.starts_with(|c: char| c.is_ascii_digit())
+                    })
+            })
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, p)| *p)
+    }
+
+    /// Cost in US dollars of `usage` on `model`; `None` without a price or any token count.
+    /// A count the provider did not report counts as zero.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        let price = self.get(model)?;
+        if usage.input_tokens.is_none() && usage.output_tokens.is_none() {
+            return None;
+        }
+        let tokens = |n: Option<u64>| n.unwrap_or(0) as f64 / 1_000_000.0;
+        Some(tokens(usage.input_tokens) * price.input + tokens(usage.output_tokens) * price.output)
+    }
+}
+
+/// `$0.0123` with enough digits to be non-zero for small requests.
+pub fn format_cost(usd: f64) -> String {
+    if usd == 0.0 || usd >= 0.01 {
+        format!("${usd:.2}")
+    } else if usd >= 0.0001 {
+        format!("${usd:.4}")
+    } else {
+        format!("${usd:.6}")
+    }
 }
 
 impl Config {
+    /// Cost in US dollars of `usage` on `model`, from the config's `[prices]` table.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        self.prices.cost(model, usage)
+    }
+
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
     }
@@ -211,15 +280,17 @@ pub fn builtins() -> Vec<ProviderConfig> {
 struct RawConfig {
     #[serde(default)]
     provider: Vec<RawProvider>,
+    #[serde(default)]
+    prices: BTreeMap<String, Price>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProvider {
-    name: String,
+    name: Spanned<String>,
     kind: Protocol,
     model: String,
-    base_url: Option<String>,
+    base_url: Option<Spanned<String>>,
     api_key_env: Option<String>,
     api_key_cmd: Option<String>,
     api_key: Option<String>,
@@ -234,7 +305,8 @@ struct RawProvider {
     read_timeout_secs: Option<f64>,
 }
 
-/// Parse a config file. Errors name the file and say what to fix.
+/// Parse a config file. Errors name the file and say what to fix; warnings (an inline key in a
+/// file others can read) go in [`Config::warnings`].
 pub fn parse_file(path: &Path) -> Result<Config, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
@@ -245,58 +317,198 @@ pub fn parse_file(path: &Path) -> Result<Config, String> {
     let mut config =
         parse_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
     config.path = Some(path.to_path_buf());
+    if let Some(w) = inline_key_warning(path, &config) {
+        config.warnings.push(w);
+    }
     Ok(config)
+}
+
+#[cfg(unix)]
+fn inline_key_warning(path: &Path, config: &Config) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let inline: Vec<&str> = config
+        .providers
+        .iter()
+        .filter(|p| p.key_source == KeySource::Inline)
+        .map(|p| p.name.as_str())
+        .collect();
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    if inline.is_empty() || mode & 0o077 == 0 {
+        return None;
+    }
+    Some(format!(
+        "config file {} holds an inline api_key (provider {}) and other users can read it (mode {mode:o}); \
+         run `chmod 600 {}` or use api_key_env / api_key_cmd instead.",
+        path.display(),
+        inline.join(", "),
+        path.display()
+    ))
+}
+
+#[cfg(not(unix))]
+fn inline_key_warning(_path: &Path, _config: &Config) -> Option<String> {
+    None
 }
 
 pub fn parse_str(text: &str) -> Result<Config, String> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(&e, text))?;
     let mut providers = Vec::new();
     for p in raw.provider {
-        if providers.iter().any(|q: &ProviderConfig| q.name == p.name) {
+        if providers
+            .iter()
+            .any(|q: &ProviderConfig| q.name == *p.name.get_ref())
+        {
             return Err(format!(
-                "provider name \"{}\" is used twice; give each provider its own name.",
-                p.name
+                "line {}: provider name \"{}\" is used twice; give each provider its own name.",
+                line_of(text, p.name.span().start),
+                p.name.get_ref()
             ));
         }
-        providers.push(validate(p)?);
+        providers.push(validate(p, text)?);
+    }
+    for (model, price) in &raw.prices {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !(ok(price.input) && ok(price.output)) {
+            return Err(format!(
+                "prices.\"{model}\": input and output must be numbers of 0 or more (US dollars per million tokens)."
+            ));
+        }
     }
     Ok(Config {
         providers,
-        path: None,
+        prices: Prices(raw.prices),
+        ..Config::default()
     })
 }
 
-/// toml's error is multi-line with a source excerpt; keep the location and the message.
-fn one_line(e: &toml::de::Error, text: &str) -> String {
-    let msg = e.message().trim().trim_end_matches('.').replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            format!("line {line}: {msg}; fix it and try again.")
-        }
-        None => format!("{msg}; fix it and try again."),
+/// 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    let mut end = at.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
     }
+    text[..end].matches('\n').count() + 1
 }
 
-fn validate(p: RawProvider) -> Result<ProviderConfig, String> {
-    let name = p.name.trim();
+/// toml's error is multi-line with a source excerpt; keep the location and the message, and turn
+/// an unknown key into a "did you mean" sentence.
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().trim_end_matches('.').replace('\n', " ");
+    let Some(span) = e.span() else {
+        return format!("{msg}; fix it and try again.");
+    };
+    let line = line_of(text, span.start);
+    if let Some(sentence) = unknown_key_sentence(&msg, text, line) {
+        return format!("line {line}: {sentence}");
+    }
+    format!("line {line}: {msg}; fix it and try again.")
+}
+
+/// serde says "unknown field `modle`, expected one of `name`, `kind`, ..."; say which table it
+/// is in and suggest the closest known key.
+fn unknown_key_sentence(msg: &str, text: &str, line: usize) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field ")?;
+    let quoted: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let (key, known) = quoted.split_first()?;
+    let table = enclosing_table(text, line)
+        .map(|t| format!(" in {t}"))
+        .unwrap_or_else(|| " at the top level".to_owned());
+    Some(match did_you_mean(key, known) {
+        Some(best) => format!("unknown key `{key}`{table}; did you mean `{best}`?"),
+        None if known.is_empty() => format!("unknown key `{key}`{table}; remove it."),
+        None => format!(
+            "unknown key `{key}`{table}; known keys: {} (see config.example.toml).",
+            known.join(", ")
+        ),
+    })
+}
+
+/// The `[table]` or `[[array]]` header above `line`, if any.
+fn enclosing_table(text: &str, line: usize) -> Option<&str> {
+    // When the unknown key is a table header itself (`[[providers]]`), it sits in the one above.
+    let on_header = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .is_some_and(|l| l.trim_start().starts_with('['));
+    text.lines()
+        .take(if on_header { line - 1 } else { line })
+        .map(str::trim)
+        .filter(|l| l.starts_with('['))
+        .last()
+        .map(|l| {
+            let end = l.rfind(']').map_or(l.len(), |i| i + 1);
+            &l[..end]
+        })
+}
+
+/// The known key closest to `key`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let limit = match key.chars().count() {
+        0..=3 => 1,
+        4..=6 => 2,
+        _ => 3,
+    };
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
+/// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent
+/// transpositions each cost one (`modle` is one step from `model`).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
+    let line = line_of(text, p.name.span().start);
+    let raw_name = p.name.into_inner();
+    let name = raw_name.trim();
     if name.is_empty() || name.contains(',') || name.contains(char::is_whitespace) {
         return Err(format!(
-            "provider name \"{}\" must be non-empty, with no spaces or commas.",
-            p.name
+            "line {line}: provider name \"{raw_name}\" must be non-empty, with no spaces or commas."
         ));
     }
     let default_base = match p.kind {
         Protocol::OpenAi => OPENAI_DEFAULT_BASE,
         Protocol::Anthropic => ANTHROPIC_DEFAULT_BASE,
     };
-    let base_url = p.base_url.unwrap_or_else(|| default_base.to_owned());
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(format!(
-            "provider \"{name}\": base_url \"{base_url}\" must start with http:// or https://."
-        ));
-    }
+    let base_url = match p.base_url {
+        Some(url) => {
+            let url_line = line_of(text, url.span().start);
+            let url = url.into_inner();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "line {url_line}: provider \"{name}\": base_url \"{url}\" must start with http:// or https://."
+                ));
+            }
+            url
+        }
+        None => default_base.to_owned(),
+    };
     let mut cfg = ProviderConfig::new(name, p.kind, &p.model, &base_url);
     cfg.key_source = match (p.api_key_env, p.api_key_cmd, p.api_key) {
         (Some(var), None, None) => KeySource::Env(var),
@@ -308,7 +520,7 @@ fn validate(p: RawProvider) -> Result<ProviderConfig, String> {
         (None, None, None) => KeySource::None,
         _ => {
             return Err(format!(
-                "provider \"{name}\": set only one of api_key_env, api_key_cmd and api_key."
+                "line {line}: provider \"{name}\": set only one of api_key_env, api_key_cmd and api_key."
             ))
         }
     };
@@ -383,13 +595,13 @@ api_key_cmd = "printf key"
         let cases = [
             (
                 "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nmodle = \"x\"\n",
-                "unknown field `modle`",
+                "line 5: unknown key `modle` in [[provider]]; did you mean `model`?",
             ),
             ("[[provider]]\nname = \"a\"\nkind = \"gemini\"\nmodel = \"m\"\n", "unknown variant `gemini`"),
             ("[[provider]]\nname = \"a\"\nkind = \"openai\"\n", "missing field `model`"),
             (
                 "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n",
-                "provider name \"a\" is used twice",
+                "line 6: provider name \"a\" is used twice",
             ),
             (
                 "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"localhost:1\"\n",
@@ -429,5 +641,157 @@ api_key_cmd = "printf key"
             p.resolve_key().unwrap_err(),
             "x: api_key_cmd printed nothing; it must print the key on stdout."
         );
+    }
+
+    /// The whole sentence, exactly, for the mistakes users make most.
+    #[test]
+    fn config_errors_are_pinned() {
+        let p = "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n";
+        let cases = [
+            (
+                format!("{p}modle = \"x\"\n"),
+                "line 5: unknown key `modle` in [[provider]]; did you mean `model`?",
+            ),
+            (
+                format!("{p}api_key_evn = \"X\"\n"),
+                "line 5: unknown key `api_key_evn` in [[provider]]; did you mean `api_key_env`?",
+            ),
+            (
+                format!("{p}requests_per_min = 5\n"),
+                "line 5: unknown key `requests_per_min` in [[provider]]; did you mean `requests_per_minute`?",
+            ),
+            (
+                "[[providers]]\nname = \"a\"\n".to_owned(),
+                "line 1: unknown key `providers` at the top level; did you mean `provider`?",
+            ),
+            (
+                format!("{p}colour = \"red\"\n"),
+                "line 5: unknown key `colour` in [[provider]]; known keys: name, kind, model, base_url, \
+                 api_key_env, api_key_cmd, api_key, requests_per_minute, tokens_per_minute, max_retries, \
+                 temperature, max_tokens, max_tokens_field, system, connect_timeout_secs, read_timeout_secs \
+                 (see config.example.toml).",
+            ),
+            (
+                "[prices.\"gpt-4o\"]\ninput = 2.5\noutptu = 10\n".to_owned(),
+                "line 3: unknown key `outptu` in [prices.\"gpt-4o\"]; did you mean `output`?",
+            ),
+            (
+                "[prices.\"gpt-4o\"]\ninput = -1\noutput = 10\n".to_owned(),
+                "prices.\"gpt-4o\": input and output must be numbers of 0 or more (US dollars per million tokens).",
+            ),
+            (
+                format!("{p}base_url = \"localhost:1\"\n"),
+                "line 5: provider \"a\": base_url \"localhost:1\" must start with http:// or https://.",
+            ),
+            (
+                format!("\n{p}api_key_env = \"A\"\napi_key_cmd = \"b\"\n"),
+                "line 3: provider \"a\": set only one of api_key_env, api_key_cmd and api_key.",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_str(&text).unwrap_err(), want, "for {text:?}");
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_file_and_leave_it_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let bytes = b"[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodle = \"m\"\n";
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            load(Some(&path)).unwrap_err(),
+            format!(
+                "config file {}: line 4: unknown key `modle` in [[provider]]; did you mean `model`?",
+                path.display()
+            )
+        );
+        // Truncated mid-table.
+        let cut = b"[[provider]]\nname = \"a";
+        std::fs::write(&path, cut).unwrap();
+        let err = load(Some(&path)).unwrap_err();
+        assert!(
+            err.starts_with(&format!("config file {}: line 2: ", path.display())),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+        assert_eq!(std::fs::read(&path).unwrap(), cut);
+    }
+
+    #[test]
+    fn did_you_mean_picks_close_keys_only() {
+        assert_eq!(edit_distance("modle", "model"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        let known = ["name", "kind", "model", "base_url"];
+        assert_eq!(did_you_mean("Model", &known), Some("model"));
+        assert_eq!(did_you_mean("baseurl", &known), Some("base_url"));
+        assert_eq!(did_you_mean("knd", &known), Some("kind"));
+        assert_eq!(did_you_mean("colour", &known), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_inline_key_in_a_readable_file_draws_one_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\napi_key = \"sk-x\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let c = load(Some(&path)).unwrap();
+        assert_eq!(
+            c.warnings,
+            [format!(
+                "config file {p} holds an inline api_key (provider a) and other users can read it (mode 644); \
+                 run `chmod 600 {p}` or use api_key_env / api_key_cmd instead.",
+                p = path.display()
+            )]
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load(Some(&path)).unwrap().warnings.is_empty());
+        // An env-var key in a world-readable file is fine.
+        std::fs::write(
+            &path,
+            "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\napi_key_env = \"K\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(load(Some(&path)).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn prices_cost_by_model_with_dated_suffixes() {
+        let c = parse_str(
+            "[prices.\"gpt-4o\"]\ninput = 2.5\noutput = 10\n[prices.\"gpt-4o-mini\"]\ninput = 0.15\noutput = 0.6\n",
+        )
+        .unwrap();
+        let usage = Usage {
+            input_tokens: Some(1_000_000),
+            output_tokens: Some(500_000),
+            ..Usage::default()
+        };
+        assert_eq!(c.cost("gpt-4o", &usage), Some(7.5));
+        assert_eq!(c.cost("gpt-4o-2024-08-06", &usage), Some(7.5));
+        let mini = c.cost("gpt-4o-mini-2024-07-18", &usage).unwrap();
+        assert!((mini - 0.45).abs() < 1e-9, "{mini}");
+        assert_eq!(c.cost("gpt-4o-audio-preview", &usage), None);
+        assert_eq!(c.cost("gpt-4o-latest", &usage), Some(7.5));
+        assert_eq!(c.cost("unknown", &usage), None);
+        assert_eq!(c.cost("gpt-4o", &Usage::default()), None);
+        assert_eq!(format_cost(7.5), "$7.50");
+        assert_eq!(format_cost(0.00123), "$0.0012");
+        assert_eq!(format_cost(0.0000042), "$0.000004");
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../config.example.toml");
+        let c = parse_str(text).unwrap();
+        assert!(c.provider("openai").is_some() && c.provider("anthropic").is_some());
+        assert!(c.prices.get("gpt-4o-mini").is_some());
     }
 }

@@ -13,3 +13,5 @@ pub mod provider;
 pub mod ratelimit;
 pub mod requestlog;
 pub mod retry;
+pub mod session;
+pub mod tui;

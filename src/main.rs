@@ -29,22 +29,49 @@ fn main() {
     }
 }
 
+/// The workspace for a headless command, its config warnings printed to stderr (one line each).
+async fn headless(global: &paddock::cli::Global, demo: bool) -> Result<Workspace, Failure> {
+    let ws = Workspace::open(global, demo).await?;
+    for warning in &ws.config.warnings {
+        eprintln!("paddock: warning: {warning}");
+    }
+    Ok(ws)
+}
+
 async fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Ask(args)) => {
-            let ws = Workspace::open(&cli.global, cli.demo).await?;
+            let ws = headless(&cli.global, cli.demo).await?;
             commands::ask::run(&ws, &args).await
         }
         Some(Command::Providers) => {
-            let ws = Workspace::open(&cli.global, cli.demo).await?;
+            let ws = headless(&cli.global, cli.demo).await?;
             print!("{}", commands::providers::render(&ws.config));
             Ok(())
         }
+        Some(Command::Sessions) => commands::sessions::run_list(),
+        Some(Command::Export(args)) => commands::sessions::run_export(&args),
+        Some(Command::Init) => commands::init::run(cli.global.config.as_deref()),
         Some(Command::Mock(args)) => paddock::mock::run_cli(args.addr, args.scenario.as_deref())
             .await
             .map_err(|e| Failure::failed(format!("mock server: {e}"))),
-        Some(Command::Race(_)) | Some(Command::Bench(_)) | None => {
-            Err(Failure::usage("this command is not built yet."))
+        Some(Command::Race(args)) => {
+            let ws = headless(&cli.global, cli.demo).await?;
+            commands::race::run(&ws, &args).await
+        }
+        Some(Command::Bench(args)) => {
+            let ws = headless(&cli.global, cli.demo).await?;
+            commands::bench::run(&ws, &args).await
+        }
+        None => {
+            let mut ws = Workspace::open(&cli.global, cli.demo).await?;
+            if !ws.demo && !ws.config.providers.iter().any(|p| p.has_key()) {
+                ws = Workspace::open(&cli.global, true).await?;
+            }
+            let providers = ws.pick_many(&cli.providers)?.into_iter().cloned().collect();
+            paddock::tui::run(providers, ws.demo)
+                .await
+                .map_err(|e| Failure::failed(format!("{e:#}")))
         }
     }
 }

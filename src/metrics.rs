@@ -16,7 +16,12 @@ pub struct RequestTimer {
 
 impl RequestTimer {
     pub fn start(now: Instant) -> Self {
-        Self { start: now, first_token: None, last_token: None, chunk_gaps: Vec::new() }
+        Self {
+            start: now,
+            first_token: None,
+            last_token: None,
+            chunk_gaps: Vec::new(),
+        }
     }
 
     /// A content delta arrived at `now`.
@@ -31,7 +36,8 @@ impl RequestTimer {
     }
 
     pub fn ttft(&self) -> Option<Duration> {
-        self.first_token.map(|t| t.saturating_duration_since(self.start))
+        self.first_token
+            .map(|t| t.saturating_duration_since(self.start))
     }
 
     pub fn elapsed(&self, now: Instant) -> Duration {
@@ -44,7 +50,10 @@ impl RequestTimer {
 
     /// Time from the first to the last content delta.
     pub fn generation_time(&self) -> Option<Duration> {
-        Some(self.last_token?.saturating_duration_since(self.first_token?))
+        Some(
+            self.last_token?
+                .saturating_duration_since(self.first_token?),
+        )
     }
 }
 
@@ -57,7 +66,10 @@ pub fn tokens_per_sec(output_tokens: Option<u64>, generation: Option<Duration>) 
 }
 
 /// Mean inter-token latency from token counts and time: generation time / (tokens - 1).
-pub fn inter_token_latency(output_tokens: Option<u64>, generation: Option<Duration>) -> Option<Duration> {
+pub fn inter_token_latency(
+    output_tokens: Option<u64>,
+    generation: Option<Duration>,
+) -> Option<Duration> {
     let tokens = output_tokens?;
     let gen = generation?;
     (tokens > 1).then(|| gen.div_f64((tokens - 1) as f64))
@@ -92,7 +104,10 @@ mod tests {
     fn rates_come_from_token_counts() {
         let gen = Some(Duration::from_secs(2));
         assert_eq!(tokens_per_sec(Some(101), gen), Some(50.0));
-        assert_eq!(inter_token_latency(Some(101), gen), Some(Duration::from_millis(20)));
+        assert_eq!(
+            inter_token_latency(Some(101), gen),
+            Some(Duration::from_millis(20))
+        );
         assert_eq!(tokens_per_sec(Some(1), gen), None);
         assert_eq!(tokens_per_sec(None, gen), None);
     }
@@ -104,5 +119,49 @@ mod tests {
         assert_eq!(percentile(&v, 95.0), Some(10.0));
         assert_eq!(percentile(&v, 0.0), Some(1.0));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+}
+
+/// Per-token inter-token latencies in milliseconds, sorted, from the gaps between content chunks
+/// and the reported output-token count. A chunk may carry several tokens, so each chunk gap is
+/// divided by the mean tokens per chunk, `(tokens - 1) / gaps`: the samples then average exactly
+/// `generation_time / (tokens - 1)` while keeping the chunk-to-chunk spread (smoothness).
+/// Empty when the provider reported no token count or fewer than two tokens arrived.
+pub fn token_gap_samples_ms(output_tokens: Option<u64>, chunk_gaps: &[Duration]) -> Vec<f64> {
+    let Some(tokens) = output_tokens.filter(|&t| t > 1) else {
+        return Vec::new();
+    };
+    if chunk_gaps.is_empty() {
+        return Vec::new();
+    }
+    let tokens_per_gap = (tokens - 1) as f64 / chunk_gaps.len() as f64;
+    let mut samples: Vec<f64> = chunk_gaps
+        .iter()
+        .map(|g| g.as_secs_f64() * 1000.0 / tokens_per_gap)
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
+/// Sort samples for [`percentile`] (NaN-safe).
+pub fn sorted(mut samples: Vec<f64>) -> Vec<f64> {
+    samples.sort_by(f64::total_cmp);
+    samples
+}
+
+#[cfg(test)]
+mod token_gap_tests {
+    use super::*;
+
+    #[test]
+    fn batched_chunks_are_spread_over_their_tokens() {
+        // 4 gaps of 30 ms carrying 12 token intervals (3 tokens per chunk): 10 ms per token.
+        let gaps = [Duration::from_millis(30); 4];
+        let s = token_gap_samples_ms(Some(13), &gaps);
+        assert_eq!(s.len(), 4);
+        assert!(s.iter().all(|&v| (v - 10.0).abs() < 1e-9), "{s:?}");
+        assert!(token_gap_samples_ms(None, &gaps).is_empty());
+        assert!(token_gap_samples_ms(Some(1), &gaps).is_empty());
+        assert!(token_gap_samples_ms(Some(5), &[]).is_empty());
     }
 }

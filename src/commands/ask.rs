@@ -4,39 +4,89 @@ use std::io::Write;
 
 use crate::cli::AskArgs;
 use crate::client::{Client, ClientEvent, Outcome};
+use crate::session::{self, ProviderRef, Recorder, Session};
 
 use super::{build_request, read_prompt, retry_line, Failure, Workspace};
 
 pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     let provider = ws.pick_one(args.provider.as_deref())?;
+    // A bad --resume id is reported before reading stdin or resolving a key.
+    let mut recorder = recorder(ws, args)?;
     let prompt = read_prompt(&args.prompt)?;
     let client = Client::new(provider)?;
     let mut req = build_request(provider, &args.request, &prompt);
     req.stream = !args.no_stream;
+    let asked_model = req.model.clone();
+    if let Some(rec) = &mut recorder {
+        // The provider's own earlier turns go first, so a resumed conversation continues.
+        let mut messages = rec.session.history(&provider.name);
+        messages.append(&mut req.messages);
+        req.messages = messages;
+        rec.begin(&ProviderRef::of(provider, Some(&req.model)), &prompt);
+    }
     let stream_text = !args.json && !args.no_stream;
     let mut stdout = std::io::stdout().lock();
     let mut stdout_ok = true;
     let outcome = client
-        .complete(req, |event| match event {
-            ClientEvent::Delta(text) if stream_text && stdout_ok => {
-                // Flush per delta: a pipe reader sees each token as it arrives.
-                stdout_ok = stdout
-                    .write_all(text.as_bytes())
-                    .and_then(|()| stdout.flush())
-                    .is_ok();
+        .complete(req, |event| {
+            match event {
+                ClientEvent::Delta(text) if stream_text && stdout_ok => {
+                    // Flush per delta: a pipe reader sees each token as it arrives.
+                    stdout_ok = stdout
+                        .write_all(text.as_bytes())
+                        .and_then(|()| stdout.flush())
+                        .is_ok();
+                }
+                ClientEvent::Retry { decision, error } => {
+                    eprintln!("{}", retry_line(client.name(), decision, error));
+                }
+                _ => {}
             }
-            ClientEvent::Retry { decision, error } => {
-                eprintln!("{}", retry_line(client.name(), decision, error));
+            if let Some(rec) = &mut recorder {
+                rec.on_event(client.name(), event);
             }
-            _ => {}
         })
         .await;
     ws.request_log.record(&outcome);
     drop(stdout);
-    report(&outcome, args, stream_text)
+    if let Some(e) = recorder.and_then(|r| r.error) {
+        eprintln!("paddock: warning: {e}");
+    }
+    // The server's model name first (it may be a dated variant), else the one asked for.
+    let cost = ws
+        .config
+        .cost(&outcome.model, &outcome.usage)
+        .or_else(|| ws.config.cost(&asked_model, &outcome.usage));
+    report(&outcome, cost, args, stream_text)
 }
 
-fn report(outcome: &Outcome, args: &AskArgs, streamed: bool) -> Result<(), Failure> {
+/// The session this answer is recorded in: a resumed one (`--resume`), a new one, or none with
+/// `--no-save` and no `--resume`.
+fn recorder(ws: &Workspace, args: &AskArgs) -> Result<Option<Recorder>, Failure> {
+    let Some(dir) = session::default_dir() else {
+        if args.resume.is_some() {
+            return Err(Failure::usage(
+                "cannot resume: there is no data directory on this platform (HOME is not set).",
+            ));
+        }
+        return Ok(None);
+    };
+    let session = match &args.resume {
+        Some(id) => Session::find(&dir, id)?,
+        None if args.no_save => return Ok(None),
+        None => Session::new(),
+    };
+    let mut rec = Recorder::new(session, dir, ws.config.prices.clone());
+    rec.enabled = !args.no_save;
+    Ok(Some(rec))
+}
+
+fn report(
+    outcome: &Outcome,
+    cost: Option<f64>,
+    args: &AskArgs,
+    streamed: bool,
+) -> Result<(), Failure> {
     if args.json {
         let json = serde_json::to_string(&outcome.to_json())
             .map_err(|e| Failure::failed(format!("could not encode the result as JSON ({e}).")))?;
@@ -48,7 +98,7 @@ fn report(outcome: &Outcome, args: &AskArgs, streamed: bool) -> Result<(), Failu
         if !outcome.content.is_empty() && !outcome.content.ends_with('\n') {
             println!();
         }
-        eprintln!("{}", summary_line(outcome));
+        eprintln!("{}", summary_line(outcome, cost));
     }
     // With --json the object already says what failed; the sentence on stderr is for a human.
     match &outcome.error {
@@ -57,8 +107,9 @@ fn report(outcome: &Outcome, args: &AskArgs, streamed: bool) -> Result<(), Failu
     }
 }
 
-/// "openai gpt-4o-mini · 14 in / 30 out · TTFT 312 ms · total 1.83 s · 48.2 tok/s · stop · 0 retries"
-pub fn summary_line(o: &Outcome) -> String {
+/// "openai gpt-4o-mini · 14 in / 30 out · TTFT 312 ms · total 1.83 s · 48.2 tok/s · stop · 0 retries",
+/// then " · $0.0012" when the config prices the model.
+pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     let tokens = |t: Option<u64>| t.map_or("?".to_owned(), |n| n.to_string());
     let mut parts = vec![
         format!("{} {}", o.provider, o.model),
@@ -85,5 +136,8 @@ pub fn summary_line(o: &Outcome) -> String {
         o.retries,
         if o.retries == 1 { "retry" } else { "retries" }
     ));
+    if let Some(usd) = cost {
+        parts.push(crate::config::format_cost(usd));
+    }
     parts.join(" · ")
 }

@@ -1,7 +1,12 @@
 //! The headless commands and what they share: loading the workspace and picking providers.
 
 pub mod ask;
+pub mod bench;
+pub mod init;
 pub mod providers;
+pub mod race;
+pub mod sessions;
+pub mod table;
 
 use std::io::Read;
 
@@ -77,7 +82,7 @@ impl Workspace {
             })?;
         let config = Config {
             providers: crate::mock::demo::providers(&server),
-            path: None,
+            ..Config::default()
         };
         Ok(Self {
             config,

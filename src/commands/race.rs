@@ -1,0 +1,255 @@
+//! `paddock race`: one prompt to several providers at once, then a comparison table (or JSON lines).
+//!
+//! Measuring ([`race`], [`RaceMetrics::of`]) is kept apart from formatting ([`render_table`],
+//! [`json_line`]) so the formats can be pinned with synthetic outcomes.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::cli::RaceArgs;
+use crate::client::{Client, ClientEvent, Outcome, OutcomeJson};
+use crate::metrics::{inter_token_latency, percentile, token_gap_samples_ms, tokens_per_sec};
+use crate::provider::{ApiError, ChatRequest, ErrorKind};
+
+use super::table::{
+    count_cell, duration_cell, ms_cell, num_cell, Align, StatusLine, Table, MISSING,
+};
+use super::{build_request, read_prompt, retry_line, Failure, Workspace, EXIT_FAILED};
+
+/// The race metrics of one outcome, beyond what `ask --json` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RaceMetrics {
+    /// Output tokens per second after the first token, from the reported token count.
+    pub tokens_per_sec: Option<f64>,
+    /// Median and 95th-percentile inter-token latency (smoothness), per token, in milliseconds.
+    pub itl_p50_ms: Option<f64>,
+    pub itl_p95_ms: Option<f64>,
+    /// Characters (not bytes) of the answer.
+    pub chars: usize,
+}
+
+impl RaceMetrics {
+    pub fn of(o: &Outcome) -> Self {
+        let tokens = o.usage.output_tokens;
+        let gaps = token_gap_samples_ms(tokens, &o.chunk_gaps);
+        // One chunk carrying every token has no gaps; its mean latency is still defined.
+        let mean = inter_token_latency(tokens, o.generation_time)
+            .filter(|d| !d.is_zero())
+            .map(|d| d.as_secs_f64() * 1000.0);
+        let (p50, p95) = if gaps.is_empty() {
+            (mean, mean)
+        } else {
+            (percentile(&gaps, 50.0), percentile(&gaps, 95.0))
+        };
+        Self {
+            tokens_per_sec: tokens_per_sec(tokens, o.generation_time),
+            itl_p50_ms: p50,
+            itl_p95_ms: p95,
+            chars: o.content.chars().count(),
+        }
+    }
+}
+
+/// Stream every request at once, each on its own task, and return the outcomes in entry order.
+/// `on_event(provider, event)` sees every event as it happens (retries, deltas, ...).
+pub async fn race<F>(entries: Vec<(Client, ChatRequest)>, on_event: F) -> Vec<Outcome>
+where
+    F: Fn(&str, &ClientEvent) + Send + Sync + 'static,
+{
+    let on_event = Arc::new(on_event);
+    let tasks: Vec<_> = entries
+        .into_iter()
+        .map(|(client, req)| {
+            let on_event = Arc::clone(&on_event);
+            let (name, model) = (client.name().to_owned(), req.model.clone());
+            let task = tokio::spawn(async move {
+                let name = client.name().to_owned();
+                client.complete(req, |e| on_event(&name, e)).await
+            });
+            (name, model, task)
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for (provider, model, task) in tasks {
+        outcomes.push(task.await.unwrap_or_else(|e| Outcome {
+            provider,
+            model,
+            error: Some(ApiError::new(
+                ErrorKind::Unknown,
+                format!("the request task failed ({e})"),
+            )),
+            ..Outcome::default()
+        }));
+    }
+    outcomes
+}
+
+/// The comparison table, then one line naming the leaders among the providers that succeeded.
+pub fn render_table(outcomes: &[Outcome]) -> String {
+    let mut t = Table::new(&[
+        ("provider", Align::Left),
+        ("model", Align::Left),
+        ("TTFT", Align::Right),
+        ("total", Align::Right),
+        ("out tok", Align::Right),
+        ("tok/s", Align::Right),
+        ("ITL p50", Align::Right),
+        ("ITL p95", Align::Right),
+        ("chars", Align::Right),
+        ("finish", Align::Left),
+        ("retries", Align::Right),
+        ("error", Align::Left),
+    ]);
+    for o in outcomes {
+        let m = RaceMetrics::of(o);
+        t.row(vec![
+            o.provider.clone(),
+            o.model.clone(),
+            duration_cell(o.ttft),
+            duration_cell(Some(o.latency)),
+            count_cell(o.usage.output_tokens),
+            num_cell(m.tokens_per_sec, 1),
+            ms_cell(m.itl_p50_ms),
+            ms_cell(m.itl_p95_ms),
+            m.chars.to_string(),
+            o.finish_reason
+                .clone()
+                .unwrap_or_else(|| MISSING.to_owned()),
+            o.retries.to_string(),
+            error_cell(o.error.as_ref()),
+        ]);
+    }
+    let mut out = t.render();
+    out.push_str(&leaders(outcomes));
+    out.push('\n');
+    out
+}
+
+/// `rate_limit (HTTP 429)`, `connection`, or empty.
+pub fn error_cell(e: Option<&ApiError>) -> String {
+    match e {
+        None => String::new(),
+        Some(e) => match e.status {
+            Some(s) => format!("{} (HTTP {s})", e.kind),
+            None => e.kind.to_string(),
+        },
+    }
+}
+
+/// "first token: a (152 ms) · first to finish: b (1.20 s) · fastest: a (80.1 tok/s)".
+fn leaders(outcomes: &[Outcome]) -> String {
+    let ok: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_none()).collect();
+    if ok.is_empty() {
+        return "no provider succeeded".to_owned();
+    }
+    let mut parts = Vec::new();
+    let first_token = ok
+        .iter()
+        .filter_map(|o| Some((o, o.ttft?)))
+        .min_by_key(|&(_, d)| d);
+    if let Some((o, d)) = first_token {
+        parts.push(format!(
+            "first token: {} ({})",
+            o.provider,
+            duration_cell(Some(d))
+        ));
+    }
+    if let Some(o) = ok.iter().min_by_key(|o| o.latency) {
+        parts.push(format!(
+            "first to finish: {} ({})",
+            o.provider,
+            duration_cell(Some(o.latency))
+        ));
+    }
+    let fastest = ok
+        .iter()
+        .filter_map(|o| Some((o, RaceMetrics::of(o).tokens_per_sec?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((o, rate)) = fastest {
+        parts.push(format!("fastest: {} ({rate:.1} tok/s)", o.provider));
+    }
+    parts.join(" · ")
+}
+
+/// One `--json` line: the `ask --json` fields, then the race metrics.
+#[derive(Debug, Serialize)]
+pub struct RaceJson<'a> {
+    #[serde(flatten)]
+    pub outcome: OutcomeJson<'a>,
+    pub tokens_per_sec: Option<f64>,
+    pub itl_p50_ms: Option<f64>,
+    pub itl_p95_ms: Option<f64>,
+    pub chars: usize,
+}
+
+fn round(v: Option<f64>, decimals: i32) -> Option<f64> {
+    let scale = 10f64.powi(decimals);
+    v.map(|v| (v * scale).round() / scale)
+}
+
+pub fn json_line(o: &Outcome) -> Result<String, serde_json::Error> {
+    let m = RaceMetrics::of(o);
+    serde_json::to_string(&RaceJson {
+        outcome: o.to_json(),
+        tokens_per_sec: round(m.tokens_per_sec, 1),
+        itl_p50_ms: round(m.itl_p50_ms, 2),
+        itl_p95_ms: round(m.itl_p95_ms, 2),
+        chars: m.chars,
+    })
+}
+
+pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
+    let providers = ws.pick_many(&args.providers)?;
+    let prompt = read_prompt(&args.prompt)?;
+    let mut entries = Vec::with_capacity(providers.len());
+    for p in &providers {
+        entries.push((Client::new(p)?, build_request(p, &args.request, &prompt)));
+    }
+    let total = entries.len();
+    let status = Arc::new(StatusLine::stderr());
+    status.set(format!("race: 0/{total} done"));
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let outcomes = race(entries, {
+        let status = Arc::clone(&status);
+        move |name, event| match event {
+            ClientEvent::Retry { decision, error } => {
+                status.println(&retry_line(name, decision, error))
+            }
+            ClientEvent::Done(_) => {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                status.set(format!("race: {n}/{total} done"));
+            }
+            _ => {}
+        }
+    })
+    .await;
+    status.clear();
+    for o in &outcomes {
+        ws.request_log.record(o);
+    }
+    if args.json {
+        for o in &outcomes {
+            let line = json_line(o).map_err(|e| {
+                Failure::failed(format!("could not encode the result as JSON ({e})."))
+            })?;
+            println!("{line}");
+        }
+    } else {
+        print!("{}", render_table(&outcomes));
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_some()).collect();
+    for o in &failed {
+        if let Some(e) = &o.error {
+            eprintln!("{}", e.sentence(&o.provider));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!("{} of {} providers failed.", failed.len(), outcomes.len()),
+            code: EXIT_FAILED,
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! `paddock sessions` and `paddock export`: list saved sessions, print one as Markdown or JSON.
+//!
+//! The formats are pure functions of a [`Session`] ([`render_list`], [`markdown`], [`json`]) so
+//! tests pin them exactly.
+
+use std::fmt::Write as _;
+
+use unicode_width::UnicodeWidthStr;
+
+use crate::cli::{ExportArgs, ExportFormat};
+use crate::config::format_cost;
+use crate::session::{self, Session, Turn};
+
+use super::Failure;
+
+fn sessions_dir() -> Result<std::path::PathBuf, Failure> {
+    session::default_dir().ok_or_else(|| {
+        Failure::usage(
+            "there is no data directory on this platform (HOME is not set), so no sessions.",
+        )
+    })
+}
+
+/// `paddock sessions`: the table on stdout, one line per unreadable file on stderr.
+pub fn run_list() -> Result<(), Failure> {
+    let dir = sessions_dir()?;
+    let listing = Session::list(&dir);
+    for problem in &listing.problems {
+        eprintln!("paddock: warning: {problem}");
+    }
+    if listing.sessions.is_empty() {
+        println!(
+            "No saved sessions in {} yet; `paddock ask` saves one per conversation.",
+            dir.display()
+        );
+    } else {
+        print!("{}", render_list(&listing.sessions));
+    }
+    Ok(())
+}
+
+/// `paddock export ID [--format md|json]`.
+pub fn run_export(args: &ExportArgs) -> Result<(), Failure> {
+    let dir = sessions_dir()?;
+    let s = Session::find(&dir, &args.id)?;
+    let text = match args.format {
+        ExportFormat::Md => markdown(&s),
+        ExportFormat::Json => json(&s).map_err(|e| {
+            Failure::failed(format!("could not encode session {} as JSON ({e}).", s.id))
+        })?,
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// `2026-11-26T11:42:33Z` -> `2026-11-26 11:42`.
+fn short_date(created: &str) -> String {
+    created.get(..16).unwrap_or(created).replacen('T', " ", 1)
+}
+
+/// The first line of `text`, at most `max` characters, with `…` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    let line = text.trim().lines().next().unwrap_or("");
+    let cut = line.chars().count() > max || text.trim().lines().nth(1).is_some();
+    if line.chars().count() > max {
+        let head: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{head}…")
+    } else if cut {
+        format!("{line} …")
+    } else {
+        line.to_owned()
+    }
+}
+
+/// The session table: id, date (UTC), turns, tokens, cost, providers, first prompt.
+pub fn render_list(sessions: &[Session]) -> String {
+    let mut rows = vec![[
+        "ID".to_owned(),
+        "DATE (UTC)".to_owned(),
+        "TURNS".to_owned(),
+        "TOKENS".to_owned(),
+        "COST".to_owned(),
+        "PROVIDERS".to_owned(),
+        "FIRST PROMPT".to_owned(),
+    ]];
+    for s in sessions {
+        let providers: Vec<&str> = s.providers.iter().map(|p| p.name.as_str()).collect();
+        rows.push([
+            s.id.clone(),
+            short_date(&s.created),
+            s.turn_count().to_string(),
+            s.total_tokens().to_string(),
+            s.total_cost().map_or_else(|| "-".to_owned(), format_cost),
+            providers.join(","),
+            truncate(s.first_prompt().unwrap_or(""), 50),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[i] - cell.width()));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The session as saved, pretty-printed, with a final newline.
+pub fn json(s: &Session) -> Result<String, serde_json::Error> {
+    Ok(serde_json::to_string_pretty(s)? + "\n")
+}
+
+/// Each prompt, then each provider's answer with its metrics.
+pub fn markdown(s: &Session) -> String {
+    let mut out = format!("# paddock session {}\n\n", s.id);
+    let providers: Vec<String> = s
+        .providers
+        .iter()
+        .map(|p| format!("{} ({}, {})", p.name, p.model, p.protocol.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Created {} UTC · {}\n",
+        short_date(&s.created),
+        providers.join(" · ")
+    );
+    for i in 0..s.turn_count() {
+        let answers: Vec<(&str, &str, &Turn)> = s
+            .providers
+            .iter()
+            .filter_map(|p| Some((p.name.as_str(), p.model.as_str(), p.turns.get(i)?)))
+            .collect();
+        let mut prompts: Vec<&str> = answers.iter().map(|(_, _, t)| t.prompt.as_str()).collect();
+        prompts.dedup();
+        let shared = prompts.len() == 1;
+        let _ = writeln!(out, "## Turn {}\n", i + 1);
+        if shared {
+            out.push_str(&quote(prompts[0]));
+        }
+        for (name, model, turn) in answers {
+            let _ = writeln!(out, "### {name} · {model}\n");
+            if !shared {
+                out.push_str(&quote(&turn.prompt));
+            }
+            if turn.answer.is_empty() {
+                out.push_str("*(no text)*\n\n");
+            } else {
+                out.push_str(turn.answer.trim_end());
+                out.push_str("\n\n");
+            }
+            let _ = writeln!(out, "*{}*\n", metrics_line(turn));
+        }
+    }
+    out
+}
+
+/// The prompt as a Markdown block quote.
+fn quote(prompt: &str) -> String {
+    let mut out = String::new();
+    for line in prompt.trim_end().lines() {
+        if line.is_empty() {
+            out.push_str(">\n");
+        } else {
+            let _ = writeln!(out, "> {line}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// "TTFT 312 ms · total 1.83 s · 14 in / 30 out · stop · 0 retries · $0.0012".
+fn metrics_line(t: &Turn) -> String {
+    if !t.complete {
+        return "incomplete: still streaming when the session was last saved".to_owned();
+    }
+    let m = &t.metrics;
+    let tokens = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+    let mut parts = Vec::new();
+    if let Some(ttft) = m.ttft_ms {
+        parts.push(format!("TTFT {ttft:.0} ms"));
+    }
+    if let Some(total) = m.latency_ms {
+        parts.push(format!("total {:.2} s", total / 1000.0));
+    }
+    parts.push(format!(
+        "{} in / {} out",
+        tokens(m.input_tokens),
+        tokens(m.output_tokens)
+    ));
+    if let Some(reason) = &m.finish_reason {
+        parts.push(reason.clone());
+    }
+    parts.push(format!(
+        "{} {}",
+        m.retries,
+        if m.retries == 1 { "retry" } else { "retries" }
+    ));
+    if let Some(usd) = m.cost_usd {
+        parts.push(format_cost(usd));
+    }
+    if let Some(kind) = &m.error {
+        parts.push(format!("error: {kind}"));
+    }
+    parts.join(" · ")
+}

@@ -1,0 +1,109 @@
+//! A turn as wrapped, styled lines: the prompt, the answer rendered as markdown, and how it ended.
+
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::pane::{Phase, Turn};
+use super::wrap::wrap_line;
+
+/// Every line of `turn` wrapped to `width`, ready to slice into a viewport.
+pub fn turn_lines(turn: &Turn, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width.max(1));
+    let mut out = Vec::new();
+    let prompt_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    for (i, text) in turn.prompt.lines().enumerate() {
+        let marker = if i == 0 { "› " } else { "  " };
+        let line = Line::from(vec![
+            Span::styled(marker, prompt_style),
+            Span::styled(text.to_owned(), prompt_style),
+        ]);
+        wrap_line(&line, width, &mut out);
+    }
+    out.push(Line::default());
+    markdown_lines(&turn.answer, width, &mut out);
+    if let Some(line) = ending(&turn.phase) {
+        wrap_line(&line, width, &mut out);
+    }
+    out.push(Line::default());
+    out
+}
+
+/// Markdown to wrapped lines via tui-markdown (headings, lists, emphasis, highlighted code).
+pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
+    if text.is_empty() {
+        return;
+    }
+    let rendered = tui_markdown::from_str(text);
+    for line in &rendered.lines {
+        let line = with_base_style(line, rendered.style);
+        wrap_line(&line, width, out);
+    }
+}
+
+fn with_base_style<'a>(line: &Line<'a>, base: Style) -> Line<'a> {
+    let mut line = line.clone();
+    line.style = base.patch(line.style);
+    line
+}
+
+fn ending(phase: &Phase) -> Option<Line<'static>> {
+    let red = Style::new().fg(Color::Red);
+    match phase {
+        Phase::Failed { kind, message } => Some(Line::styled(
+            format!("✗ failed: {kind}: {}", message.trim()),
+            red,
+        )),
+        Phase::Cancelled => Some(Line::styled(
+            "⊘ cancelled",
+            Style::new().fg(Color::DarkGray),
+        )),
+        _ => None,
+    }
+}
+
+/// Load the syntax highlighter once, off the UI path (it takes a moment the first time).
+pub fn warm_up() {
+    let _ = tui_markdown::from_str("```rust\nfn main() {}\n```\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line<'_>]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn renders_markdown_structure() {
+        let mut out = Vec::new();
+        markdown_lines(
+            "# Title\n\n- one\n- two\n\n```rust\nlet x = 1;\n```\n",
+            40,
+            &mut out,
+        );
+        let t = text(&out).join("\n");
+        assert!(t.contains("Title"), "{t}");
+        assert!(t.contains("one") && t.contains("two"), "{t}");
+        let heading = out
+            .iter()
+            .find(|l| l.to_string().contains("Title"))
+            .map(|l| l.style.patch(l.spans[0].style));
+        assert!(
+            heading.is_some_and(|s| !s.add_modifier.is_empty() || s.fg.is_some()),
+            "heading is styled"
+        );
+        let code = out.iter().find(|l| l.to_string().contains("let x = 1;"));
+        assert!(
+            code.is_some_and(|l| l.spans.iter().any(|s| s.style.fg.is_some())),
+            "code is highlighted"
+        );
+    }
+
+    #[test]
+    fn lines_fit_the_width() {
+        let mut out = Vec::new();
+        markdown_lines(&"word ".repeat(50), 12, &mut out);
+        assert!(out.iter().all(|l| l.width() <= 12));
+    }
+}

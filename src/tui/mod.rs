@@ -1,0 +1,59 @@
+//! The race workbench: one pane per provider streaming side by side, the prompt, the status bar.
+//!
+//! Flow in one direction (DESIGN.md §3): terminal and provider events become [`msg::Msg`]s;
+//! [`update::update`] turns each into new [`app::App`] state plus [`msg::Command`]s; the loop in
+//! [`app::run_loop`] performs the commands; [`ui::render`] draws the state and changes nothing.
+
+mod actions;
+pub mod app;
+mod events;
+mod history;
+pub mod keys;
+mod markdown;
+pub mod msg;
+pub mod pane;
+pub mod race;
+mod tasks;
+mod terminal;
+pub mod ui;
+pub mod update;
+mod view;
+mod wrap;
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use crate::client::Client;
+use crate::config::ProviderConfig;
+
+/// The most panes the screen holds; further providers are left out (and logged).
+pub const MAX_PANES: usize = 6;
+
+/// Run the TUI on this terminal against `providers` until the user quits.
+pub async fn run(mut providers: Vec<ProviderConfig>, demo: bool) -> anyhow::Result<()> {
+    if providers.is_empty() {
+        anyhow::bail!("no provider to race: add one to the config or try --demo.");
+    }
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!("the TUI needs a terminal; for scripts use `paddock ask` or `paddock race`.");
+    }
+    if providers.len() > MAX_PANES {
+        tracing::warn!(
+            "tui: {} providers, showing the first {MAX_PANES}",
+            providers.len()
+        );
+        providers.truncate(MAX_PANES);
+    }
+    let built: Vec<Result<Client, String>> = providers.iter().map(Client::new).collect();
+    let unavailable = built.iter().map(|c| c.as_ref().err().cloned()).collect();
+    let clients = built.into_iter().map(Result::ok).collect();
+    let app = app::App::new(&providers, unavailable, demo, Instant::now());
+    tokio::task::spawn_blocking(markdown::warm_up);
+    let mut guard = terminal::TerminalGuard::enter()?;
+    let result = app::run_loop(&mut guard.terminal, app, clients).await;
+    drop(guard);
+    result
+}
+
+#[cfg(test)]
+mod update_tests;

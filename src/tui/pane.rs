@@ -1,0 +1,205 @@
+//! One provider's pane: its conversation, the request in flight, scrolling and the render cache.
+
+use std::time::{Duration, Instant};
+
+use crate::client::Outcome;
+use crate::config::ProviderConfig;
+use crate::provider::{ChatRequest, ErrorKind, Message, RateLimitHeaders, Usage};
+
+use super::msg::RequestId;
+use super::view::PaneView;
+
+/// What the pane title shows and what every request of this pane starts from.
+#[derive(Debug, Clone)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub model: String,
+    pub simulated: bool,
+    pub system: Option<String>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+impl ProviderInfo {
+    pub fn from_config(p: &ProviderConfig) -> Self {
+        Self {
+            name: p.name.clone(),
+            model: p.model.clone(),
+            simulated: p.simulated,
+            system: p.system.clone(),
+            temperature: p.temperature,
+            max_tokens: p.max_tokens,
+        }
+    }
+}
+
+/// Where a turn's request stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    /// Waiting for the client-side limiter.
+    Queued,
+    Connecting {
+        attempt: u32,
+    },
+    Streaming,
+    Retrying {
+        retry: u32,
+        max: u32,
+        until: Instant,
+        kind: ErrorKind,
+        status: Option<u16>,
+    },
+    Done,
+    Failed {
+        kind: ErrorKind,
+        message: String,
+    },
+    Cancelled,
+}
+
+impl Phase {
+    pub fn is_finished(&self) -> bool {
+        matches!(self, Phase::Done | Phase::Failed { .. } | Phase::Cancelled)
+    }
+}
+
+/// The final numbers of one request, from its [`Outcome`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnStats {
+    pub ttft: Option<Duration>,
+    pub latency: Duration,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub tokens_per_sec: Option<f64>,
+    pub finish_reason: Option<String>,
+    pub retries: u32,
+}
+
+impl TurnStats {
+    pub fn from_outcome(o: &Outcome) -> Self {
+        let gen = o
+            .generation_time
+            .or_else(|| o.ttft.map(|t| o.latency.saturating_sub(t)));
+        let tokens_per_sec = match (o.usage.output_tokens, gen) {
+            (Some(n), Some(g)) if g > Duration::ZERO && n > 0 => Some(n as f64 / g.as_secs_f64()),
+            _ => None,
+        };
+        Self {
+            ttft: o.ttft,
+            latency: o.latency,
+            input_tokens: o.usage.input_tokens,
+            output_tokens: o.usage.output_tokens,
+            tokens_per_sec,
+            finish_reason: o.finish_reason.clone(),
+            retries: o.retries,
+        }
+    }
+}
+
+/// One prompt and this provider's answer to it.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub prompt: String,
+    pub answer: String,
+    /// The race this turn belongs to (every pane asked in one submit shares it).
+    pub round: u64,
+    pub phase: Phase,
+    pub started: Instant,
+    pub first_token: Option<Instant>,
+    /// When it finished, was cancelled or failed: live clocks stop here.
+    pub ended: Option<Instant>,
+    pub chunks: u64,
+    pub retries: u32,
+    /// Usage as reported so far.
+    pub usage: Usage,
+    /// Set when the request ended with an outcome.
+    pub stats: Option<TurnStats>,
+    pub finish_reason: Option<String>,
+}
+
+impl Turn {
+    pub fn new(prompt: &str, round: u64, now: Instant) -> Self {
+        Self {
+            prompt: prompt.to_owned(),
+            answer: String::new(),
+            round,
+            phase: Phase::Queued,
+            started: now,
+            first_token: None,
+            ended: None,
+            chunks: 0,
+            retries: 0,
+            usage: Usage::default(),
+            stats: None,
+            finish_reason: None,
+        }
+    }
+
+    /// TTFT: the final one when known, else as seen by the UI.
+    pub fn ttft(&self) -> Option<Duration> {
+        self.stats
+            .as_ref()
+            .and_then(|s| s.ttft)
+            .or_else(|| self.first_token.map(|t| t - self.started))
+    }
+}
+
+/// One pane's whole state.
+#[derive(Debug)]
+pub struct Pane {
+    pub info: ProviderInfo,
+    /// Takes part in the next prompt.
+    pub enabled: bool,
+    /// Why this provider cannot be used at all (its client could not be built).
+    pub unavailable: Option<String>,
+    pub turns: Vec<Turn>,
+    /// The request in flight; events with another id are stale and dropped.
+    pub request_id: Option<RequestId>,
+    /// First visible line when the user scrolled; `None` follows the tail.
+    pub scroll: Option<usize>,
+    pub view: PaneView,
+    pub server: Option<RateLimitHeaders>,
+    pub total_retries: u32,
+}
+
+impl Pane {
+    pub fn new(info: ProviderInfo, unavailable: Option<String>) -> Self {
+        Self {
+            info,
+            enabled: unavailable.is_none(),
+            unavailable,
+            turns: Vec::new(),
+            request_id: None,
+            scroll: None,
+            view: PaneView::default(),
+            server: None,
+            total_retries: 0,
+        }
+    }
+
+    pub fn in_flight(&self) -> bool {
+        self.request_id.is_some()
+    }
+
+    pub fn last_turn(&self) -> Option<&Turn> {
+        self.turns.last()
+    }
+
+    /// The request for `prompt`, carrying this pane's own earlier turns as history.
+    pub fn request_for(&self, prompt: &str) -> ChatRequest {
+        let mut messages = Vec::new();
+        for turn in self.turns.iter().filter(|t| !t.answer.trim().is_empty()) {
+            messages.push(Message::user(turn.prompt.clone()));
+            messages.push(Message::assistant(turn.answer.clone()));
+        }
+        messages.push(Message::user(prompt));
+        ChatRequest {
+            model: self.info.model.clone(),
+            system: self.info.system.clone(),
+            messages,
+            temperature: self.info.temperature,
+            max_tokens: self.info.max_tokens,
+            stream: true,
+        }
+    }
+}

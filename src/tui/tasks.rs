@@ -1,0 +1,103 @@
+//! Background requests: one task per pane streaming `ClientEvent`s into the UI's channel.
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::client::{Client, ClientEvent};
+use crate::provider::ChatRequest;
+use crate::ratelimit::LimiterSnapshot;
+
+use super::msg::{Msg, PaneId, RequestId};
+
+/// A provider event tagged with where it belongs.
+#[derive(Debug)]
+pub struct Tagged {
+    pub pane: PaneId,
+    pub request_id: RequestId,
+    pub event: ClientEvent,
+    pub at: Instant,
+}
+
+impl Tagged {
+    pub fn into_msg(self) -> Msg {
+        Msg::Provider {
+            pane: self.pane,
+            request_id: self.request_id,
+            event: self.event,
+            at: self.at,
+        }
+    }
+}
+
+/// The clients and the request task of each pane.
+pub struct Tasks {
+    clients: Vec<Option<Client>>,
+    running: Vec<Option<(RequestId, JoinHandle<()>)>>,
+    tx: mpsc::Sender<Tagged>,
+}
+
+impl Tasks {
+    pub fn new(clients: Vec<Option<Client>>, tx: mpsc::Sender<Tagged>) -> Self {
+        let running = clients.iter().map(|_| None).collect();
+        Self {
+            clients,
+            running,
+            tx,
+        }
+    }
+
+    /// Start streaming `request` for `pane`; a request still running there is aborted first.
+    pub fn start(&mut self, pane: PaneId, request_id: RequestId, request: ChatRequest) {
+        let Some(Some(client)) = self.clients.get(pane) else {
+            tracing::warn!("tui: no client for pane {pane}");
+            return;
+        };
+        let mut stream = client.stream(request);
+        let tx = self.tx.clone();
+        let handle = tokio::spawn(async move {
+            while let Some(event) = stream.next().await {
+                let tagged = Tagged {
+                    pane,
+                    request_id,
+                    event,
+                    at: Instant::now(),
+                };
+                if tx.send(tagged).await.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(slot) = self.running.get_mut(pane) {
+            if let Some((_, old)) = slot.replace((request_id, handle)) {
+                old.abort();
+            }
+        }
+    }
+
+    /// Abort the task, which drops the stream and with it the HTTP connection.
+    pub fn abort(&mut self, pane: PaneId, request_id: RequestId) {
+        if let Some(slot) = self.running.get_mut(pane) {
+            if slot.as_ref().is_some_and(|(id, _)| *id == request_id) {
+                if let Some((_, handle)) = slot.take() {
+                    handle.abort();
+                }
+            }
+        }
+    }
+
+    pub fn abort_all(&mut self) {
+        for (_, handle) in self.running.iter_mut().filter_map(Option::take) {
+            handle.abort();
+        }
+    }
+
+    pub fn snapshots(&self) -> Vec<Option<LimiterSnapshot>> {
+        self.clients
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.limiter().snapshot()))
+            .collect()
+    }
+}

@@ -1,0 +1,36 @@
+//! Rendering: reads the App and draws it; changes nothing.
+
+pub mod fmt;
+mod footer;
+mod help;
+mod input;
+pub mod layout;
+mod pane;
+mod popup;
+mod status;
+mod table;
+
+use ratatui::Frame;
+
+use super::app::{App, Overlay};
+
+/// Draw the whole screen for `app` into `frame`.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let screen = app.layout_in(area);
+    let winners = super::race::winners(app);
+    let buf = frame.buffer_mut();
+    for (i, rect) in screen.panes.iter().enumerate() {
+        if let Some(rect) = rect {
+            pane::render(app, i, winners, *rect, buf);
+        }
+    }
+    input::render(app, screen.input, buf);
+    status::render(app, screen.status, buf);
+    input::render_hint(app, screen.hint, buf);
+    match app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help::render(area, buf),
+        Overlay::Table => table::render(app, winners, area, buf),
+    }
+}

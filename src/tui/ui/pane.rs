@@ -1,0 +1,108 @@
+//! One provider's pane: title, the conversation (cached wrapped lines), footer.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Paragraph, Widget};
+
+use super::footer;
+use super::layout::{content_area, footer_area};
+use crate::tui::app::App;
+use crate::tui::pane::Pane;
+use crate::tui::race::Winners;
+
+pub fn render(app: &App, index: usize, winners: Winners, area: Rect, buf: &mut Buffer) {
+    let Some(pane) = app.panes.get(index) else {
+        return;
+    };
+    let focused = index == app.focus;
+    block(pane, index, focused, winners).render(area, buf);
+    render_body(pane, content_area(area), buf);
+    let limits = app.limits.get(index).copied().flatten();
+    let footer = footer_area(area);
+    Paragraph::new(footer::lines(pane, app.now, limits.as_ref(), footer.height))
+        .render(footer, buf);
+}
+
+fn block(pane: &Pane, index: usize, focused: bool, winners: Winners) -> Block<'static> {
+    let border = match (focused, pane.enabled) {
+        (true, _) => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        (false, true) => Style::new().fg(Color::Gray),
+        (false, false) => Style::new().fg(Color::DarkGray),
+    };
+    let mut title = vec![
+        Span::styled(
+            format!(" {} ", index + 1),
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+        ),
+        Span::styled(
+            format!(" {} ", pane.info.name),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(format!("· {} ", pane.info.model)),
+    ];
+    if pane.info.simulated {
+        title.push(Span::styled(
+            "· simulated ",
+            Style::new().fg(Color::Magenta),
+        ));
+    }
+    if !pane.enabled {
+        title.push(Span::styled("· off ", Style::new().fg(Color::DarkGray)));
+    }
+    let mut badges = Vec::new();
+    let gold = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    if winners.ttft == Some(index) {
+        badges.push(Span::styled(" ★ TTFT ", gold));
+    }
+    if winners.total == Some(index) {
+        badges.push(Span::styled(" ★ total ", gold));
+    }
+    Block::bordered()
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(border)
+        .title(Line::from(title))
+        .title(Line::from(badges).right_aligned())
+}
+
+fn render_body(pane: &Pane, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    if let Some(why) = &pane.unavailable {
+        Paragraph::new(Line::styled(why.clone(), Style::new().fg(Color::Red)))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .render(area, buf);
+        return;
+    }
+    if pane.turns.is_empty() {
+        let hint = if pane.enabled {
+            "ready"
+        } else {
+            "off for the next prompt"
+        };
+        Paragraph::new(Line::styled(hint, Style::new().fg(Color::DarkGray))).render(area, buf);
+        return;
+    }
+    let height = usize::from(area.height);
+    let max_top = pane.view.len().saturating_sub(height);
+    let top = pane.scroll.unwrap_or(max_top).min(max_top);
+    for (row, line) in pane.view.lines(top, height).enumerate() {
+        buf.set_line(area.x, area.y + row as u16, line, area.width);
+    }
+    if top < max_top {
+        let more = format!(" ↓ {} more ", max_top - top);
+        let x = area.right().saturating_sub(more.chars().count() as u16);
+        buf.set_string(
+            x.max(area.x),
+            area.bottom() - 1,
+            more,
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! The comparison table of the latest race: length, tokens, TTFT, total time, tokens/s, finish, retries.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget};
+
+use super::fmt::{opt_count, opt_dur, rate};
+use super::popup;
+use crate::tui::app::App;
+use crate::tui::pane::{Phase, Turn};
+use crate::tui::race::{round_turns, Winners};
+
+const HEADER: [&str; 10] = [
+    "provider", "status", "chars", "in", "out", "TTFT", "total", "tok/s", "finish", "retries",
+];
+const WIDTHS: [u16; 10] = [16, 12, 6, 6, 6, 9, 9, 7, 10, 7];
+/// Which columns to keep first when the screen is narrow.
+const PRIORITY: [usize; 10] = [0, 5, 6, 7, 4, 9, 1, 8, 2, 3];
+
+/// The columns that fit in `width`, in display order.
+fn columns(width: u16) -> Vec<usize> {
+    let mut used = 0;
+    let mut keep: Vec<usize> = Vec::new();
+    for &c in &PRIORITY {
+        if used + WIDTHS[c] < width || keep.is_empty() {
+            used += WIDTHS[c] + 1;
+            keep.push(c);
+        }
+    }
+    keep.sort_unstable();
+    keep
+}
+
+pub fn render(app: &App, winners: Winners, area: Rect, buf: &mut Buffer) {
+    let turns = round_turns(app);
+    let width = WIDTHS.iter().sum::<u16>() + WIDTHS.len() as u16 + 3;
+    let inner = popup::open(area, width, turns.len() as u16 + 6, "race results", buf);
+    let cols = columns(inner.width);
+    if turns.is_empty() {
+        Paragraph::new("No race yet: type a prompt and press Enter.").render(inner, buf);
+        return;
+    }
+    let rows: Vec<Row> = turns
+        .iter()
+        .map(|(i, t)| {
+            let mut cells = row(&app.panes[*i].info.name, t, *i, winners);
+            Row::new(
+                cols.iter()
+                    .map(|&c| std::mem::take(&mut cells[c]))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let header = Row::new(cols.iter().map(|&c| HEADER[c]))
+        .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let widths = cols.iter().map(|&c| Constraint::Length(WIDTHS[c]));
+    let table = Table::new(rows, widths).header(header).column_spacing(1);
+    let [table_area, legend] =
+        ratatui::layout::Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    Widget::render(table, table_area, buf);
+    let legend_text = "★ = winner: first token (TTFT) / first finished (total time)";
+    Paragraph::new(Line::styled(legend_text, Style::new().fg(Color::DarkGray))).render(legend, buf);
+}
+
+fn row(name: &str, t: &Turn, index: usize, winners: Winners) -> Vec<Cell<'static>> {
+    let stats = t.stats.clone().unwrap_or_default();
+    let star = |won: bool, s: String| if won { format!("{s} ★") } else { s };
+    let status = match &t.phase {
+        Phase::Done => "done".to_owned(),
+        Phase::Failed { kind, .. } => kind.to_string(),
+        Phase::Cancelled => "cancelled".to_owned(),
+        _ => "running".to_owned(),
+    };
+    let gold = Style::new().fg(Color::Yellow);
+    let ttft = Cell::from(star(winners.ttft == Some(index), opt_dur(t.ttft())));
+    let total = Cell::from(star(
+        winners.total == Some(index),
+        opt_dur(t.stats.as_ref().map(|s| s.latency)),
+    ));
+    vec![
+        Cell::from(name.to_owned()),
+        Cell::from(status),
+        Cell::from(t.answer.chars().count().to_string()),
+        Cell::from(opt_count(stats.input_tokens)),
+        Cell::from(opt_count(stats.output_tokens)),
+        if winners.ttft == Some(index) {
+            ttft.style(gold)
+        } else {
+            ttft
+        },
+        if winners.total == Some(index) {
+            total.style(gold)
+        } else {
+            total
+        },
+        Cell::from(rate(stats.tokens_per_sec)),
+        Cell::from(stats.finish_reason.unwrap_or_else(|| "–".to_owned())),
+        Cell::from(stats.retries.to_string()),
+    ]
+}

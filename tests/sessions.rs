@@ -1,0 +1,488 @@
+//! Sessions as a user meets them: saved by `ask`, surviving SIGKILL, resumed, listed, exported; `init`.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use paddock::provider::{Message, Protocol, Usage};
+use paddock::session::{ProviderRef, Session};
+use support::{RawResponse, RawServer};
+
+const OPENAI_STREAM: &str = "data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n\
+data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n\
+data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}]}\n\n\
+data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n\
+data: [DONE]\n\n";
+
+fn env(cmd: &mut std::process::Command, home: &Path) {
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .current_dir(home);
+}
+
+/// The binary with a clean environment: a fresh HOME, no proxies, no real keys.
+fn paddock(home: &Path) -> Command {
+    let mut std_cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("paddock"));
+    env(&mut std_cmd, home);
+    Command::from_std(std_cmd)
+}
+
+fn sessions_dir(home: &Path) -> PathBuf {
+    home.join("data/paddock/sessions")
+}
+
+fn only_session(home: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(sessions_dir(home))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn sigkill_mid_stream_keeps_finished_turns_and_the_partial_answer() {
+    let home = tempfile::tempdir().unwrap();
+    let first = paddock(home.path())
+        .args(["--demo", "ask", "-p", "sim-anthropic", "first question"])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let first_answer = String::from_utf8(first.stdout).unwrap();
+    let path = only_session(home.path());
+
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("paddock"));
+    env(&mut cmd, home.path());
+    let mut child = cmd
+        .args([
+            "--demo",
+            "ask",
+            "-p",
+            "sim-anthropic",
+            "--resume",
+            "second question",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read the file while it is being rewritten: every read must be a whole, valid session.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut reads = 0;
+    loop {
+        assert!(Instant::now() < deadline, "no partial answer was saved");
+        let s = Session::load(&path).unwrap();
+        reads += 1;
+        let turns = &s.provider("sim-anthropic").unwrap().turns;
+        assert!(!turns[1..].iter().any(|t| t.complete), "answered too fast");
+        if turns.len() == 2 && turns[1].answer.len() > 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on unix
+    child.wait().unwrap();
+    let mut printed = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut printed)
+        .unwrap();
+
+    let s = Session::load(&path).unwrap();
+    let turns = &s.provider("sim-anthropic").unwrap().turns;
+    assert_eq!(turns.len(), 2, "after {reads} reads");
+    assert!(turns[0].complete && turns[0].succeeded());
+    assert_eq!(turns[0].answer.trim_end(), first_answer.trim_end());
+    assert!(turns[0].metrics.output_tokens.is_some());
+    assert_eq!(turns[1].prompt, "second question");
+    assert!(
+        !turns[1].complete,
+        "the cut-off answer is marked incomplete"
+    );
+    assert!(
+        printed.starts_with(&turns[1].answer),
+        "the saved partial is what was printed so far"
+    );
+    // Resuming after the crash continues from the finished turns only.
+    assert_eq!(
+        s.history("sim-anthropic"),
+        [
+            Message::user("first question"),
+            Message::assistant(&turns[0].answer)
+        ]
+    );
+    let md = paddock(home.path())
+        .args(["export", &s.id])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert!(
+        md.contains("*incomplete: still streaming when the session was last saved*"),
+        "{md}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_sends_the_providers_own_earlier_turns() {
+    let server = RawServer::start(vec![RawResponse::sse(OPENAI_STREAM.as_bytes(), 16)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let ask = |extra: &[&str]| {
+        paddock(home.path())
+            .env("OPENAI_BASE_URL", format!("{}/v1", server.base()))
+            .env("OPENAI_API_KEY", "x")
+            .args(["ask", "-p", "openai", "--system", "Be brief."])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(ask(&["first"]).status.success());
+    let id = only_session(home.path())
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let out = ask(&[&format!("--resume={id}"), "second"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(ask(&["--resume", "third"]).status.success());
+    // --no-save asks without touching any session.
+    assert!(ask(&["--no-save", "other"]).status.success());
+
+    let bodies: Vec<serde_json::Value> = server
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    let messages = |i: usize| bodies[i]["messages"].clone();
+    assert_eq!(
+        messages(2),
+        serde_json::json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "Hello world"},
+            {"role": "user", "content": "second"},
+            {"role": "assistant", "content": "Hello world"},
+            {"role": "user", "content": "third"}
+        ])
+    );
+    assert_eq!(messages(3).as_array().unwrap().len(), 2);
+    let s = Session::load(&only_session(home.path())).unwrap();
+    assert_eq!(s.provider("openai").unwrap().turns.len(), 3);
+
+    let bad = paddock(home.path())
+        .args(["ask", "-p", "openai", "--resume=nope", "hi"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        format!(
+            "paddock: no session \"nope\" in {}; see `paddock sessions`.\n",
+            sessions_dir(home.path()).display()
+        )
+    );
+}
+
+/// Two providers, two turns: a priced success, an error, a cut-off answer.
+fn fixed_session() -> Session {
+    let mut s = Session::with_id("20261126-114233-ab12", "2026-11-26T11:42:33Z");
+    let a = ProviderRef::new("openai", "gpt-4o-mini", Protocol::OpenAi);
+    let b = ProviderRef::new("claude", "claude-3-5-haiku-latest", Protocol::Anthropic);
+    let done = |content: &str, input, output, error: Option<paddock::provider::ErrorKind>| {
+        paddock::client::Outcome {
+            provider: String::new(),
+            model: String::new(),
+            content: content.to_owned(),
+            finish_reason: error.is_none().then(|| "stop".to_owned()),
+            usage: Usage {
+                input_tokens: Some(input),
+                output_tokens: Some(output),
+                ..Usage::default()
+            },
+            ttft: Some(Duration::from_micros(312_400)),
+            latency: Duration::from_micros(1_830_200),
+            retries: u32::from(error.is_some()),
+            error: error.map(|k| paddock::provider::ApiError::new(k, "slow down")),
+            ..Default::default()
+        }
+    };
+    s.begin_answer(&a, "What is TCP?\n\nOne line.");
+    s.begin_answer(&b, "What is TCP?\n\nOne line.");
+    s.finish_answer(
+        "openai",
+        &done("A reliable byte stream.\n", 14, 30, None),
+        Some(0.0000201),
+    );
+    s.finish_answer(
+        "claude",
+        &done("", 14, 0, Some(paddock::provider::ErrorKind::RateLimit)),
+        None,
+    );
+    s.begin_answer(&a, "And UDP?");
+    s.append_partial("openai", "Datagrams, no");
+    s
+}
+
+const FIXED_MD: &str = "# paddock session 20261126-114233-ab12
+
+Created 2026-11-26 11:42 UTC · openai (gpt-4o-mini, openai) · claude (claude-3-5-haiku-latest, anthropic)
+
+## Turn 1
+
+> What is TCP?
+>
+> One line.
+
+### openai · gpt-4o-mini
+
+A reliable byte stream.
+
+*TTFT 312 ms · total 1.83 s · 14 in / 30 out · stop · 0 retries · $0.000020*
+
+### claude · claude-3-5-haiku-latest
+
+*(no text)*
+
+*TTFT 312 ms · total 1.83 s · 14 in / 0 out · 1 retry · error: rate_limit*
+
+## Turn 2
+
+> And UDP?
+
+### openai · gpt-4o-mini
+
+Datagrams, no
+
+*incomplete: still streaming when the session was last saved*
+
+";
+
+const FIXED_JSON: &str = r#"{
+  "version": 1,
+  "id": "20261126-114233-ab12",
+  "created": "2026-11-26T11:42:33Z",
+  "providers": [
+    {
+      "name": "openai",
+      "model": "gpt-4o-mini",
+      "protocol": "openai",
+      "turns": [
+        {
+          "prompt": "What is TCP?\n\nOne line.",
+          "answer": "A reliable byte stream.\n",
+          "complete": true,
+          "metrics": {
+            "ttft_ms": 312.4,
+            "latency_ms": 1830.2,
+            "input_tokens": 14,
+            "output_tokens": 30,
+            "finish_reason": "stop",
+            "retries": 0,
+            "error": null,
+            "cost_usd": 0.0000201
+          }
+        },
+        {
+          "prompt": "And UDP?",
+          "answer": "Datagrams, no",
+          "complete": false,
+          "metrics": {
+            "ttft_ms": null,
+            "latency_ms": null,
+            "input_tokens": null,
+            "output_tokens": null,
+            "finish_reason": null,
+            "retries": 0,
+            "error": null,
+            "cost_usd": null
+          }
+        }
+      ]
+    },
+    {
+      "name": "claude",
+      "model": "claude-3-5-haiku-latest",
+      "protocol": "anthropic",
+      "turns": [
+        {
+          "prompt": "What is TCP?\n\nOne line.",
+          "answer": "",
+          "complete": true,
+          "metrics": {
+            "ttft_ms": 312.4,
+            "latency_ms": 1830.2,
+            "input_tokens": 14,
+            "output_tokens": 0,
+            "finish_reason": null,
+            "retries": 1,
+            "error": "rate_limit",
+            "cost_usd": null
+          }
+        }
+      ]
+    }
+  ]
+}
+"#;
+
+#[test]
+fn export_markdown_and_json_are_pinned() {
+    let home = tempfile::tempdir().unwrap();
+    let s = fixed_session();
+    s.save(&sessions_dir(home.path())).unwrap();
+    let run = |args: &[&str]| {
+        let out = paddock(home.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(run(&["export", "20261126-114233-ab12"]), FIXED_MD);
+    assert_eq!(run(&["export", "20261126", "--format", "md"]), FIXED_MD);
+    assert_eq!(run(&["export", "last", "--format", "json"]), FIXED_JSON);
+    // The JSON export is the session itself: it reads back equal.
+    assert_eq!(serde_json::from_str::<Session>(FIXED_JSON).unwrap(), s);
+
+    let mut older = Session::with_id("20261125-090000-0000", "2026-11-25T09:00:00Z");
+    older.begin_answer(
+        &ProviderRef::new("sim-openai", "sim-gpt-fast", Protocol::OpenAi),
+        "A very long first prompt that goes on and on past the width of the column\nsecond line",
+    );
+    older.save(&sessions_dir(home.path())).unwrap();
+    assert_eq!(
+        run(&["sessions"]),
+        "\
+ID                    DATE (UTC)        TURNS  TOKENS  COST       PROVIDERS      FIRST PROMPT
+20261126-114233-ab12  2026-11-26 11:42  2      58      $0.000020  openai,claude  What is TCP? …
+20261125-090000-0000  2026-11-25 09:00  1      0       -          sim-openai     A very long first prompt that goes on and on past…
+"
+    );
+}
+
+#[test]
+fn a_corrupt_session_gets_one_sentence_and_is_left_as_it_was() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = sessions_dir(home.path());
+    fixed_session().save(&dir).unwrap();
+    let path = dir.join("20261126-114233-ab12.json");
+    let whole = std::fs::read(&path).unwrap();
+    let cut = &whole[..whole.len() / 2];
+    std::fs::write(&path, cut).unwrap();
+
+    let out = paddock(home.path())
+        .args(["export", "20261126-114233-ab12"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let prefix = format!("paddock: session file {} is truncated (", path.display());
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(
+        err.ends_with("; it was left as it is — fix or delete it.\n"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+    assert!(out.stdout.is_empty());
+
+    let list = paddock(home.path()).arg("sessions").output().unwrap();
+    assert!(list.status.success());
+    assert!(String::from_utf8(list.stderr)
+        .unwrap()
+        .starts_with("paddock: warning: session file "));
+    assert_eq!(std::fs::read(&path).unwrap(), cut, "the file is untouched");
+}
+
+#[test]
+fn a_corrupt_config_gets_one_sentence_and_is_left_as_it_was() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("paddock.toml");
+    let bytes = b"[[provider]]\nname = \"local\"\nkind = \"openai\"\nmodle = \"llama3\"\n";
+    std::fs::write(&path, bytes).unwrap();
+    let out = paddock(home.path())
+        .args(["--config", path.to_str().unwrap(), "providers"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "paddock: config file {}: line 4: unknown key `modle` in [[provider]]; did you mean `model`?\n",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn init_writes_the_example_once_and_never_overwrites() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("config/paddock/config.toml");
+    let out = paddock(home.path()).arg("init").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        include_str!("../config.example.toml")
+    );
+    // The written file is a working config.
+    let providers = paddock(home.path()).arg("providers").output().unwrap();
+    assert!(providers.status.success(), "{providers:?}");
+
+    std::fs::write(&path, "# mine\n").unwrap();
+    let again = paddock(home.path()).arg("init").output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(again.stderr).unwrap(),
+        format!(
+            "paddock: {} already exists; paddock init never overwrites a config — edit it, or move it away first.\n",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_priced_model_shows_its_cost_in_the_summary_and_the_session() {
+    let server = RawServer::start(vec![RawResponse::sse(OPENAI_STREAM.as_bytes(), 16)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("c.toml");
+    // The stream reports model "gpt-test", 9 tokens in and 2 out.
+    std::fs::write(
+        &config,
+        "[prices.\"gpt-test\"]\ninput = 1.0\noutput = 2.0\n",
+    )
+    .unwrap();
+    let out = paddock(home.path())
+        .env("OPENAI_BASE_URL", format!("{}/v1", server.base()))
+        .env("OPENAI_API_KEY", "x")
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "ask",
+            "-p",
+            "openai",
+            "hi",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("· stop · 0 retries · $0.000013"),
+        "{stderr}"
+    );
+    let s = Session::load(&only_session(home.path())).unwrap();
+    let cost = s.provider("openai").unwrap().turns[0]
+        .metrics
+        .cost_usd
+        .unwrap();
+    assert!((cost - 0.000013).abs() < 1e-12, "{cost}");
+}

@@ -1,0 +1,183 @@
+//! End to end: the real binary in tmux with `--demo` and a fresh HOME. Types a prompt, watches every
+//! pane fill and the status bar's budget move, cancels a race with Esc, quits with Ctrl-C and
+//! checks the terminal is handed back. Skips (with a message) when tmux is not installed.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One tmux server of our own (`-L`), so the test never touches the user's sessions.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn send_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    fn send_key(&self, key: &str) {
+        self.run(&["send-keys", "-t", "e2e", key]);
+    }
+
+    fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    /// Poll the screen until `ok` holds; panic with the last screen after `secs`.
+    fn wait_for(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The status bar row of a provider, e.g. ` sim-tight     req 1/6 ██████░░ …`.
+fn status_row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
+    screen
+        .lines()
+        .find(|l| l.starts_with(&format!(" {name} ")) && l.contains("req "))
+}
+
+fn requests_used(screen: &str, name: &str) -> Option<u32> {
+    let row = status_row(screen, name)?;
+    let after = row.split("req ").nth(1)?;
+    after.split('/').next()?.trim().parse().ok()
+}
+
+fn start(home: &Path) -> Tmux {
+    let tmux = Tmux {
+        socket: format!("paddock-e2e-{}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_paddock");
+    let home_s = home.to_str().expect("utf-8 temp path");
+    let shell = format!(
+        "env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u PADDOCK_CONFIG HOME={home_s} \
+         XDG_CONFIG_HOME={home_s}/.config XDG_STATE_HOME={home_s}/.state XDG_DATA_HOME={home_s}/.data \
+         TERM=xterm-256color PS1='e2e-shell$ ' sh"
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "-s",
+        "e2e",
+        &shell,
+    ]);
+    tmux.wait_for("the shell", 10, |s| s.contains("e2e-shell$"));
+    tmux.send_text(&format!(
+        "cd {home_s} && {bin} --demo --log-file {home_s}/paddock.log"
+    ));
+    tmux.send_key("Enter");
+    tmux
+}
+
+#[test]
+fn demo_race_cancel_and_quit_in_tmux() {
+    if !tmux_available() {
+        eprintln!(
+            "SKIPPED tui_e2e: tmux is not installed (apt-get install tmux to run this test)."
+        );
+        return;
+    }
+    let home = tempfile::tempdir().expect("temp HOME");
+    let tmux = start(home.path());
+    let names = ["sim-openai", "sim-anthropic", "sim-tight"];
+
+    let idle = tmux.wait_for("the TUI", 20, |s| {
+        s.contains("prompt →") && names.iter().all(|n| status_row(s, n).is_some())
+    });
+    assert!(
+        idle.contains("simulated"),
+        "pane titles say simulated:\n{idle}"
+    );
+    let before = requests_used(&idle, "sim-tight").expect("budget in the status bar");
+
+    tmux.send_text("Explain TCP slow start in a few sentences");
+    tmux.send_key("Enter");
+    let streaming = tmux.wait_for("every pane to stream", 30, |s| {
+        s.matches("▶ streaming").count() + s.matches("✓ done").count() >= 3
+    });
+    let after = requests_used(&streaming, "sim-tight").expect("budget in the status bar");
+    assert!(
+        after > before,
+        "the request budget moved ({before} -> {after}):\n{streaming}"
+    );
+    let finished = tmux.wait_for("the race to finish", 60, |s| {
+        s.matches("✓ done").count() == 3
+    });
+    assert!(finished.contains("★"), "a winner is marked:\n{finished}");
+
+    // Ask again and cancel mid-stream.
+    tmux.send_text("And what ends it?");
+    tmux.send_key("Enter");
+    tmux.wait_for("the follow-up to start", 30, |s| {
+        s.contains("▶ streaming")
+            || s.contains("↻ retrying")
+            || s.contains("waiting for the limiter")
+    });
+    tmux.send_key("Escape");
+    let cancelled = tmux.wait_for("the cancel", 10, |s| s.contains("⊘ cancelled"));
+    std::thread::sleep(Duration::from_millis(500));
+    let later = tmux.capture();
+    assert!(
+        !later.contains("▶ streaming"),
+        "nothing streams after Esc:\n{later}\n(was:\n{cancelled})"
+    );
+
+    tmux.send_key("C-c");
+    let back = tmux.wait_for("the shell prompt after quitting", 10, |s| {
+        s.contains("e2e-shell$") && !s.contains("prompt →")
+    });
+    assert!(
+        !back.contains("sim-anthropic ·"),
+        "the alternate screen was left:\n{back}"
+    );
+    let command = tmux.run(&[
+        "display-message",
+        "-p",
+        "-t",
+        "e2e",
+        "#{pane_current_command}",
+    ]);
+    assert_eq!(command.trim(), "sh", "paddock has exited");
+    // The terminal is out of raw mode: a typed command runs.
+    tmux.send_text("echo still-cooked");
+    tmux.send_key("Enter");
+    tmux.wait_for("the shell to echo", 10, |s| {
+        s.lines().any(|l| l.trim() == "still-cooked")
+    });
+}

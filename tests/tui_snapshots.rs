@@ -1,0 +1,335 @@
+//! Snapshots of the race TUI on ratatui's TestBackend, at three sizes, for the states that matter.
+//! States are built through `update()` with synthetic events and an injected clock.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use paddock::client::{ClientEvent, Outcome};
+use paddock::config::ProviderConfig;
+use paddock::provider::{ApiError, ErrorKind, Protocol, RateLimitHeaders, Usage};
+use paddock::ratelimit::{LimiterSnapshot, ServerLimit, ServerView};
+use paddock::retry::{RetryDecision, WaitSource};
+use paddock::tui::app::App;
+use paddock::tui::msg::{Command, Msg, RequestId};
+use paddock::tui::ui::render;
+use paddock::tui::update::update;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const SIZES: [(u16, u16); 3] = [(160, 45), (100, 30), (60, 20)];
+
+const OPENAI_ANSWER: &str = "## TCP slow start\n\nThe sender begins with a **small congestion window** and \
+doubles it every round trip:\n\n1. start at ~10 segments\n2. grow *exponentially* until loss\n3. then switch to \
+congestion avoidance\n\n```rust\nlet cwnd = cwnd * 2;\n```\n";
+const CLAUDE_ANSWER: &str =
+    "Slow start probes the network's capacity.\n\n- Each ACK grows the window by one \
+segment\n- so the window doubles per RTT\n\n> It is not actually slow.";
+const TIGHT_ANSWER: &str = "In short: *start small, grow fast*, back off on loss.";
+
+fn providers() -> Vec<ProviderConfig> {
+    let mk = |name: &str, protocol, model: &str| {
+        let mut p = ProviderConfig::new(name, protocol, model, "http://127.0.0.1:9");
+        p.simulated = true;
+        p
+    };
+    vec![
+        mk("sim-openai", Protocol::OpenAi, "sim-gpt-fast"),
+        mk("sim-anthropic", Protocol::Anthropic, "sim-claude"),
+        mk("sim-tight", Protocol::OpenAi, "sim-gpt-tight"),
+    ]
+}
+
+struct Race {
+    app: App,
+    t0: Instant,
+    ids: Vec<(usize, RequestId)>,
+}
+
+impl Race {
+    fn new(width: u16, height: u16) -> Self {
+        let t0 = Instant::now();
+        let mut app = App::new(&providers(), Vec::new(), true, t0);
+        update(&mut app, Msg::Resize { width, height });
+        update(&mut app, Msg::Limits(limits(0, 0, None)));
+        Race {
+            app,
+            t0,
+            ids: Vec::new(),
+        }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn submit(&mut self, prompt: &str) {
+        update(&mut self.app, Msg::Paste(prompt.to_owned()));
+        let commands = update(
+            &mut self.app,
+            Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+        );
+        self.ids = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::StartRequest {
+                    pane, request_id, ..
+                } => Some((*pane, *request_id)),
+                _ => None,
+            })
+            .collect();
+    }
+
+    fn event(&mut self, pane: usize, event: ClientEvent, ms: u64) {
+        let (_, request_id) = self.ids[pane];
+        let at = self.at(ms);
+        update(
+            &mut self.app,
+            Msg::Provider {
+                pane,
+                request_id,
+                event,
+                at,
+            },
+        );
+    }
+
+    /// Stream `text` in word-sized deltas starting at `from_ms`, 10 ms apart.
+    fn stream(&mut self, pane: usize, text: &str, from_ms: u64) {
+        self.event(
+            pane,
+            ClientEvent::Connecting { attempt: 0 },
+            from_ms.saturating_sub(50),
+        );
+        self.event(
+            pane,
+            ClientEvent::RateLimit(headers()),
+            from_ms.saturating_sub(40),
+        );
+        for (i, piece) in text.split_inclusive(' ').enumerate() {
+            self.event(
+                pane,
+                ClientEvent::Delta(piece.to_owned()),
+                from_ms + 10 * i as u64,
+            );
+        }
+    }
+
+    fn finish(&mut self, pane: usize, text: &str, ttft_ms: u64, latency_ms: u64, retries: u32) {
+        let outcome = Outcome {
+            content: text.to_owned(),
+            finish_reason: Some(if pane == 1 { "end_turn" } else { "stop" }.to_owned()),
+            usage: Usage {
+                input_tokens: Some(14),
+                output_tokens: Some(text.len() as u64 / 4),
+                ..Usage::default()
+            },
+            ttft: Some(Duration::from_millis(ttft_ms)),
+            latency: Duration::from_millis(latency_ms),
+            retries,
+            generation_time: Some(Duration::from_millis(latency_ms - ttft_ms)),
+            ..Outcome::default()
+        };
+        self.event(pane, ClientEvent::Usage(outcome.usage), latency_ms);
+        self.event(pane, ClientEvent::Done(Box::new(outcome)), latency_ms);
+    }
+
+    fn now(&mut self, ms: u64) {
+        self.app.now = self.at(ms);
+    }
+
+    fn key(&mut self, code: KeyCode, mods: KeyModifiers) {
+        update(&mut self.app, Msg::Key(KeyEvent::new(code, mods)));
+    }
+
+    fn draw(&mut self) -> String {
+        update(&mut self.app, Msg::Frame);
+        let area = self.app.area;
+        let mut terminal =
+            Terminal::new(TestBackend::new(area.width, area.height)).expect("terminal");
+        terminal.draw(|f| render(&self.app, f)).expect("draw");
+        terminal.backend().to_string()
+    }
+}
+
+fn headers() -> RateLimitHeaders {
+    RateLimitHeaders {
+        limit_requests: Some(500),
+        remaining_requests: Some(497),
+        limit_tokens: Some(200_000),
+        remaining_tokens: Some(198_650),
+        ..RateLimitHeaders::default()
+    }
+}
+
+/// Snapshots for the three panes: `used` requests in the window, `waiting` callers queued on the tight one.
+fn limits(used: u32, waiting: usize, next_free: Option<Duration>) -> Vec<Option<LimiterSnapshot>> {
+    let snap =
+        |requests_limit: Option<u32>, tokens_limit: Option<u64>, used: u32| LimiterSnapshot {
+            requests_used: used,
+            requests_limit,
+            tokens_used: u64::from(used) * 530,
+            tokens_limit,
+            server: ServerView::default(),
+            next_free_in: None,
+            waiting: 0,
+            retries_in_flight: 0,
+            window: Duration::from_secs(60),
+        };
+    let mut openai = snap(Some(500), Some(200_000), used);
+    openai.server = ServerView {
+        requests: ServerLimit {
+            limit: Some(500),
+            remaining: Some(497),
+            reset_in: Some(Duration::from_millis(120)),
+        },
+        tokens: ServerLimit {
+            limit: Some(200_000),
+            remaining: Some(198_650),
+            reset_in: Some(Duration::from_millis(400)),
+        },
+    };
+    let mut tight = snap(Some(6), Some(6_000), used.min(6));
+    tight.waiting = waiting;
+    tight.next_free_in = next_free;
+    vec![Some(openai), Some(snap(None, None, used)), Some(tight)]
+}
+
+fn idle(w: u16, h: u16) -> String {
+    Race::new(w, h).draw()
+}
+
+fn mid_race(w: u16, h: u16) -> Race {
+    let mut r = Race::new(w, h);
+    r.submit("Explain TCP slow start briefly");
+    update(&mut r.app, Msg::Limits(limits(3, 0, None)));
+    r.stream(0, &OPENAI_ANSWER[..OPENAI_ANSWER.len() * 2 / 3], 150);
+    r.stream(1, &CLAUDE_ANSWER[..CLAUDE_ANSWER.len() / 2], 400);
+    r.stream(2, &TIGHT_ANSWER[..20], 620);
+    r.now(900);
+    r
+}
+
+fn retrying(w: u16, h: u16) -> String {
+    let mut r = Race::new(w, h);
+    r.submit("Explain TCP slow start briefly");
+    let mut snaps = limits(6, 0, None);
+    if let Some(Some(tight)) = snaps.get_mut(2) {
+        tight.retries_in_flight = 1;
+    }
+    update(&mut r.app, Msg::Limits(snaps));
+    r.stream(0, &OPENAI_ANSWER[..OPENAI_ANSWER.len() / 2], 150);
+    r.stream(1, &CLAUDE_ANSWER[..CLAUDE_ANSWER.len() / 3], 400);
+    r.event(2, ClientEvent::Connecting { attempt: 0 }, 10);
+    let decision = RetryDecision {
+        retry: 1,
+        max_retries: 3,
+        wait: Duration::from_secs(2),
+        source: WaitSource::RetryAfter,
+    };
+    let error =
+        ApiError::new(ErrorKind::RateLimit, "Rate limit reached for requests").with_status(429);
+    r.event(2, ClientEvent::Retry { decision, error }, 700);
+    r.now(900);
+    r.draw()
+}
+
+fn waiting(w: u16, h: u16) -> String {
+    let mut r = Race::new(w, h);
+    r.submit("And congestion avoidance?");
+    update(
+        &mut r.app,
+        Msg::Limits(limits(6, 1, Some(Duration::from_millis(12_400)))),
+    );
+    r.stream(0, &OPENAI_ANSWER[..60], 150);
+    r.stream(1, &CLAUDE_ANSWER[..30], 400);
+    r.event(2, ClientEvent::Queued, 5);
+    r.now(600);
+    r.draw()
+}
+
+fn finished_with_table(w: u16, h: u16) -> String {
+    let mut r = Race::new(w, h);
+    r.submit("Explain TCP slow start briefly");
+    r.stream(0, OPENAI_ANSWER, 150);
+    r.stream(1, CLAUDE_ANSWER, 400);
+    r.stream(2, TIGHT_ANSWER, 2_700);
+    r.finish(0, OPENAI_ANSWER, 152, 1_480, 0);
+    r.finish(1, CLAUDE_ANSWER, 405, 1_310, 0);
+    r.finish(2, TIGHT_ANSWER, 2_705, 3_050, 1);
+    update(&mut r.app, Msg::Limits(limits(4, 0, None)));
+    r.now(3_100);
+    r.key(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    r.draw()
+}
+
+fn help(w: u16, h: u16) -> String {
+    let mut r = Race::new(w, h);
+    r.key(KeyCode::Char('?'), KeyModifiers::NONE);
+    r.draw()
+}
+
+fn snap(name: &str, draw: fn(u16, u16) -> String) {
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), draw(w, h));
+    }
+}
+
+#[test]
+fn idle_screen() {
+    snap("idle", idle);
+}
+
+#[test]
+fn mid_race_three_panes_streaming() {
+    snap("mid_race", |w, h| mid_race(w, h).draw());
+}
+
+#[test]
+fn pane_retrying_after_429() {
+    snap("retrying", retrying);
+}
+
+#[test]
+fn pane_waiting_for_the_limiter() {
+    snap("waiting", waiting);
+}
+
+#[test]
+fn race_finished_with_comparison_table() {
+    snap("finished_table", finished_with_table);
+}
+
+#[test]
+fn help_overlay() {
+    snap("help", help);
+}
+
+#[test]
+fn finished_race_marks_winners_without_the_table() {
+    let mut r = Race::new(160, 45);
+    r.key(KeyCode::Char('3'), KeyModifiers::ALT);
+    r.submit("q");
+    r.stream(0, "fast", 100);
+    r.stream(1, "steady", 300);
+    r.finish(0, "fast", 100, 2_000, 0);
+    r.finish(1, "steady", 300, 900, 0);
+    let screen = r.draw();
+    assert!(screen.contains("★ TTFT"), "{screen}");
+    assert!(screen.contains("★ total"), "{screen}");
+}
+
+#[test]
+fn tiny_terminals_render_without_panic() {
+    for (w, h) in [(1, 1), (2, 2), (10, 3), (1, 45), (5, 40), (300, 2)] {
+        let mut r = mid_race(w, h);
+        r.draw();
+        r.key(KeyCode::Char('r'), KeyModifiers::CONTROL);
+        r.draw();
+        r.key(KeyCode::Esc, KeyModifiers::NONE);
+        r.key(KeyCode::F(1), KeyModifiers::NONE);
+        r.draw();
+        r.key(KeyCode::Esc, KeyModifiers::NONE);
+        r.key(KeyCode::Char('f'), KeyModifiers::CONTROL);
+        r.draw();
+    }
+}
