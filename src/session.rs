@@ -331,7 +331,7 @@ impl Session {
         if id == "last" {
             let last = last_id(dir).ok_or_else(|| {
                 format!(
-                    "there are no saved sessions in {} yet; run `paddock ask` or `paddock race` first.",
+                    "there are no saved sessions in {} yet; `paddock ask` saves one per conversation.",
                     dir.display()
                 )
             })?;
