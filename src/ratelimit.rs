@@ -41,6 +41,15 @@ impl LimiterConfig {
             window: Duration::from_secs(60),
         }
     }
+
+    /// Hold each reservation 1% longer than the server's window. The server counts a request
+    /// when it arrives, a little after we reserve it (a cold connection's handshake); without
+    /// the margin a request sent exactly one window later over a warm connection can arrive
+    /// inside the server's window and draw a 429.
+    pub fn with_safety_margin(mut self) -> Self {
+        self.window += self.window / 100;
+        self
+    }
 }
 
 /// Names one reservation inside a [`Window`]. Ids grow with time, so they also order reservations.

@@ -227,11 +227,14 @@ async fn a_burst_of_3n_requests_gets_no_429_and_wastes_no_time() {
         window.as_secs_f64()
     ))
     .await;
-    let limiter = Limiter::new(LimiterConfig {
-        requests_per_window: Some(N),
-        tokens_per_window: Some(100_000),
-        window,
-    });
+    let limiter = Limiter::new(
+        LimiterConfig {
+            requests_per_window: Some(N),
+            tokens_per_window: Some(100_000),
+            window,
+        }
+        .with_safety_margin(),
+    );
     let c = client(&server, Protocol::OpenAi, "m", 0).with_limiter(limiter);
     let start = Instant::now();
     let tasks: Vec<_> = (0..3 * N)
@@ -277,11 +280,14 @@ async fn a_token_budget_is_respected_against_the_server() {
         window.as_secs_f64()
     ))
     .await;
-    let limiter = Limiter::new(LimiterConfig {
-        requests_per_window: None,
-        tokens_per_window: Some(500),
-        window,
-    });
+    let limiter = Limiter::new(
+        LimiterConfig {
+            requests_per_window: None,
+            tokens_per_window: Some(500),
+            window,
+        }
+        .with_safety_margin(),
+    );
     let c = client(&server, Protocol::Anthropic, "m", 0).with_limiter(limiter);
     let start = Instant::now();
     let tasks: Vec<_> = (0..12)

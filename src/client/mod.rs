@@ -5,7 +5,6 @@ mod reader;
 mod run;
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
@@ -67,11 +66,10 @@ impl Client {
     pub fn new(provider: &ProviderConfig) -> Result<Self, String> {
         let key = provider.resolve_key()?;
         let http = http_client(provider)?;
-        let limiter = Limiter::new(LimiterConfig {
-            requests_per_window: provider.requests_per_minute,
-            tokens_per_window: provider.tokens_per_minute,
-            window: Duration::from_secs(60),
-        });
+        let limiter = Limiter::new(
+            LimiterConfig::per_minute(provider.requests_per_minute, provider.tokens_per_minute)
+                .with_safety_margin(),
+        );
         Ok(Self {
             name: provider.name.clone(),
             model: provider.model.clone(),

@@ -259,12 +259,14 @@ pub async fn run_bench<T: Into<BenchTarget>>(
     let workers = concurrency.clamp(1, runs.max(1));
     let start = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Finished>();
+    // Dropping the bench (and with it this set) aborts the workers and their requests.
+    let mut workers_set = tokio::task::JoinSet::new();
     for (index, target) in targets.iter().enumerate() {
         let next = Arc::new(AtomicU32::new(0));
         for _ in 0..workers {
             let (tx, next, prompts) = (tx.clone(), Arc::clone(&next), Arc::clone(&prompts));
             let (client, template) = (target.client.clone(), target.request.clone());
-            tokio::spawn(async move {
+            workers_set.spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= runs {
@@ -300,6 +302,7 @@ pub async fn run_bench<T: Into<BenchTarget>>(
         }
     }
     drop(tx);
+    let _workers = workers_set;
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
     let mut models: Vec<Option<String>> = vec![None; targets.len()];
     let mut last: Vec<Option<Instant>> = vec![None; targets.len()];
@@ -494,6 +497,20 @@ fn out_format(path: &Path) -> Result<OutFormat, Failure> {
     }
 }
 
+/// `bench [######------------------] 12/48 · 1 failed · 3.2 s`
+fn progress_line(done: u64, total: u64, failed: u64, elapsed: Duration) -> String {
+    let failed = if failed > 0 {
+        format!(" · {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "bench {} {done}/{total}{failed} · {:.1} s",
+        bar(done, total, 24),
+        elapsed.as_secs_f64()
+    )
+}
+
 fn read_prompts(args: &BenchArgs) -> Result<Vec<String>, Failure> {
     let Some(path) = &args.prompt_file else {
         return Ok(vec![read_prompt(&args.prompt)?]);
@@ -540,24 +557,35 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
             request: build_request(p, &args.request, ""),
         });
     }
-    let status = StatusLine::stderr();
-    let started = Instant::now();
+    let status = Arc::new(StatusLine::stderr());
+    let counts = Arc::new(std::sync::Mutex::new((
+        0,
+        targets.len() as u64 * u64::from(args.runs),
+        0,
+    )));
+    // Redraw a few times a second so the clock moves while requests are slow.
+    let ticker = tokio::spawn({
+        let (status, counts, started) = (Arc::clone(&status), Arc::clone(&counts), Instant::now());
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let (done, total, failed) = *counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                status.set(progress_line(done, total, failed, started.elapsed()));
+            }
+        }
+    });
     let report = run_bench(targets, &prompts, args.runs, args.concurrency, |p| {
         ws.request_log.record(p.outcome);
-        let failed = if p.failed > 0 {
-            format!(" · {} failed", p.failed)
-        } else {
-            String::new()
-        };
-        status.set(format!(
-            "bench {} {}/{}{failed} · {:.1} s",
-            bar(p.done, p.total, 24),
-            p.done,
-            p.total,
-            started.elapsed().as_secs_f64()
-        ));
+        *counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (p.done, p.total, p.failed);
     })
     .await;
+    ticker.abort();
+    let _ = ticker.await;
     status.clear();
     print!("{}", render_table(&report));
     if let (Some(path), Some(format)) = (&args.out, format) {
