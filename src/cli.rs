@@ -23,6 +23,9 @@ pub struct Cli {
     /// Only these providers (comma-separated) in the TUI.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
+    /// Reopen a saved session in the TUI: `--resume` for the newest, `--resume ID` for another.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
+    pub resume: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -69,7 +69,13 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
                 ws = Workspace::open(&cli.global, true).await?;
             }
             let providers = ws.pick_many(&cli.providers)?.into_iter().cloned().collect();
-            paddock::tui::run(providers, ws.demo)
+            let options = paddock::tui::Options {
+                demo: ws.demo,
+                prices: ws.config.prices.clone(),
+                warnings: ws.config.warnings.clone(),
+                resume: cli.resume.clone(),
+            };
+            paddock::tui::run(providers, options)
                 .await
                 .map_err(|e| Failure::failed(format!("{e:#}")))
         }

@@ -1,6 +1,7 @@
 //! End to end: the real binary in tmux with `--demo` and a fresh HOME. Types a prompt, watches every
 //! pane fill and the status bar's budget move, cancels a race with Esc, quits with Ctrl-C and
-//! checks the terminal is handed back. Skips (with a message) when tmux is not installed.
+//! checks the terminal is handed back; then checks the race was saved as a session under the fresh
+//! HOME and that `--resume` reopens it. Skips (with a message) when tmux is not installed.
 
 use std::path::Path;
 use std::process::Command;
@@ -79,11 +80,10 @@ fn start(home: &Path) -> Tmux {
     let tmux = Tmux {
         socket: format!("paddock-e2e-{}", std::process::id()),
     };
-    let bin = env!("CARGO_BIN_EXE_paddock");
     let home_s = home.to_str().expect("utf-8 temp path");
     let shell = format!(
-        "env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u PADDOCK_CONFIG HOME={home_s} \
-         XDG_CONFIG_HOME={home_s}/.config XDG_STATE_HOME={home_s}/.state XDG_DATA_HOME={home_s}/.data \
+        "env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u PADDOCK_CONFIG -u XDG_DATA_HOME -u TMUX HOME={home_s} \
+         XDG_CONFIG_HOME={home_s}/.config XDG_STATE_HOME={home_s}/.state \
          TERM=xterm-256color PS1='e2e-shell$ ' sh"
     );
     tmux.run(&[
@@ -98,11 +98,34 @@ fn start(home: &Path) -> Tmux {
         &shell,
     ]);
     tmux.wait_for("the shell", 10, |s| s.contains("e2e-shell$"));
+    tmux.send_text(&format!("cd {home_s}"));
+    tmux.send_key("Enter");
+    launch(&tmux, home, "");
+    tmux
+}
+
+/// Start paddock in the demo mode in the test's shell, with `extra` arguments.
+fn launch(tmux: &Tmux, home: &Path, extra: &str) {
+    let bin = env!("CARGO_BIN_EXE_paddock");
+    let home_s = home.to_str().expect("utf-8 temp path");
     tmux.send_text(&format!(
-        "cd {home_s} && {bin} --demo --log-file {home_s}/paddock.log"
+        "{bin} --demo --log-file {home_s}/paddock.log {extra}"
     ));
     tmux.send_key("Enter");
-    tmux
+}
+
+/// The saved sessions under the fresh HOME (the XDG data dir's default).
+fn session_files(home: &Path) -> Vec<std::path::PathBuf> {
+    let dir = home.join(".local/share/paddock/sessions");
+    std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]
@@ -180,4 +203,36 @@ fn demo_race_cancel_and_quit_in_tmux() {
     tmux.wait_for("the shell to echo", 10, |s| {
         s.lines().any(|l| l.trim() == "still-cooked")
     });
+
+    // The race was saved as a session, with both prompts and the cancelled answer marked so.
+    let files = session_files(home.path());
+    assert_eq!(files.len(), 1, "one session file: {files:?}");
+    let saved = std::fs::read_to_string(&files[0]).expect("read the session");
+    assert!(
+        saved.contains("Explain TCP slow start in a few sentences"),
+        "{saved}"
+    );
+    assert!(saved.contains("And what ends it?"), "{saved}");
+    assert!(saved.contains("\"cancelled\""), "{saved}");
+
+    // --resume reopens it: the earlier prompts are back in the panes.
+    tmux.run(&["send-keys", "-t", "e2e", "clear", "Enter"]);
+    launch(&tmux, home.path(), "--resume");
+    let resumed = tmux.wait_for("the resumed session", 20, |s| {
+        s.contains("resumed session") && s.contains("› And what ends it?")
+    });
+    assert!(
+        names.iter().all(|n| resumed.contains(&format!(" {n} "))),
+        "{resumed}"
+    );
+    // Home (with an empty prompt) scrolls the focused pane to the first turn.
+    tmux.send_key("Home");
+    tmux.wait_for("the first prompt at the top", 10, |s| {
+        s.contains("› Explain TCP slow start in a few sentences")
+    });
+    tmux.send_key("C-c");
+    tmux.wait_for("the shell prompt after quitting again", 10, |s| {
+        s.contains("e2e-shell$") && !s.contains("prompt →")
+    });
+    assert_eq!(session_files(home.path()).len(), 1, "resuming adds no file");
 }

@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use paddock::client::{ClientEvent, Outcome};
 use paddock::config::ProviderConfig;
+use paddock::config::{Price, Prices};
 use paddock::provider::{ApiError, ErrorKind, Protocol, RateLimitHeaders, Usage};
 use paddock::ratelimit::{LimiterSnapshot, ServerLimit, ServerView};
 use paddock::retry::{RetryDecision, WaitSource};
 use paddock::tui::app::App;
 use paddock::tui::msg::{Command, Msg, RequestId};
+use paddock::tui::picker::SessionSummary;
 use paddock::tui::ui::render;
 use paddock::tui::update::update;
 use ratatui::backend::TestBackend;
@@ -268,6 +270,72 @@ fn help(w: u16, h: u16) -> String {
     r.draw()
 }
 
+fn picker(w: u16, h: u16) -> String {
+    let mut r = Race::new(w, h);
+    let entry = |id: &str, date: &str, prompt: &str, providers: &[&str]| SessionSummary {
+        id: id.to_owned(),
+        date: date.to_owned(),
+        first_prompt: prompt.to_owned(),
+        providers: providers.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    let sessions = vec![
+        entry(
+            "20261126-114233-ab12",
+            "2026-11-26 11:42",
+            "Explain TCP slow start briefly",
+            &["sim-openai", "sim-anthropic", "sim-tight"],
+        ),
+        entry(
+            "20261125-090000-0001",
+            "2026-11-25 09:00",
+            "Write a haiku about rate limits",
+            &["sim-openai"],
+        ),
+        entry(
+            "20261120-180512-7f3e",
+            "2026-11-20 18:05",
+            "What is the difference between TTFT and latency?",
+            &["sim-anthropic", "sim-tight"],
+        ),
+    ];
+    update(
+        &mut r.app,
+        Msg::SessionList {
+            sessions,
+            problems: 0,
+        },
+    );
+    r.key(KeyCode::Down, KeyModifiers::NONE);
+    r.draw()
+}
+
+/// A finished race where two models have a price: the cost in their footers and in the table.
+fn priced(w: u16, h: u16, table: bool) -> String {
+    let mut r = Race::new(w, h);
+    let price = |input, output| Price { input, output };
+    r.app.prices = Prices(
+        [
+            ("sim-gpt-fast".to_owned(), price(2.5, 10.0)),
+            ("sim-claude".to_owned(), price(3.0, 15.0)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    r.submit("Explain TCP slow start briefly");
+    r.stream(0, OPENAI_ANSWER, 150);
+    r.stream(1, CLAUDE_ANSWER, 400);
+    r.stream(2, TIGHT_ANSWER, 2_700);
+    r.finish(0, OPENAI_ANSWER, 152, 1_480, 0);
+    r.finish(1, CLAUDE_ANSWER, 405, 1_310, 0);
+    r.finish(2, TIGHT_ANSWER, 2_705, 3_050, 1);
+    update(&mut r.app, Msg::Limits(limits(4, 0, None)));
+    r.now(3_100);
+    if table {
+        r.key(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    }
+    r.draw()
+}
+
 fn snap(name: &str, draw: fn(u16, u16) -> String) {
     for (w, h) in SIZES {
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), draw(w, h));
@@ -302,6 +370,17 @@ fn race_finished_with_comparison_table() {
 #[test]
 fn help_overlay() {
     snap("help", help);
+}
+
+#[test]
+fn session_picker() {
+    snap("session_picker", picker);
+}
+
+#[test]
+fn cost_in_the_footers_and_the_table() {
+    snap("priced_footers", |w, h| priced(w, h, false));
+    snap("priced_table", |w, h| priced(w, h, true));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! OpenAI Chat Completions wire format: request body, chunk and whole-response decoding,
 //! error bodies and `x-ratelimit-*` headers. Also every OpenAI-compatible server.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use secrecy::ExposeSecret;
@@ -72,32 +73,46 @@ pub fn request(
     rb.body(body(req, endpoint.max_tokens_field).to_string())
 }
 
+/// One chunk or whole response, parsed in one pass with borrowed strings: this runs per token,
+/// so no intermediate `Value` tree and no copies of unescaped text.
 #[derive(Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Vec<Choice>,
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "null_as_empty")]
+    choices: Vec<Choice<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    /// Present (and truthy) only on error chunks, which are rare: a `Value` is fine here.
+    #[serde(default)]
+    error: Option<Value>,
 }
 
 #[derive(Deserialize)]
-struct Choice {
+struct Choice<'a> {
     #[serde(default)]
     index: u32,
-    #[serde(default)]
-    delta: Option<Delta>,
-    #[serde(default)]
-    message: Option<Delta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(default, borrow)]
+    message: Option<Delta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+/// Compatible servers sometimes send `"choices": null`.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -139,32 +154,31 @@ impl StreamDecoder for Decoder {
         if data.is_empty() {
             return;
         }
-        let value: Value = match serde_json::from_str(data) {
-            Ok(v) => v,
+        let chunk: Chunk = match serde_json::from_str(data) {
+            Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "openai: undecodable stream event ignored");
                 return;
             }
         };
-        if let Some(err) = stream_error(&value) {
+        if let Some(err) = chunk.error.as_ref().and_then(error_from_value) {
             self.done = true;
             out.push(StreamEvent::Error(err));
             return;
         }
-        let Ok(chunk) = Chunk::deserialize(&value) else {
-            tracing::warn!("openai: stream event with an unexpected shape ignored");
-            return;
-        };
         if self.model.is_none() {
-            self.model = chunk.model.filter(|m| !m.is_empty());
+            self.model = chunk.model.filter(|m| !m.is_empty()).map(Cow::into_owned);
         }
-        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-            let text = choice.delta.as_ref().and_then(|d| d.content.as_deref());
-            if let Some(text) = text.filter(|t| !t.is_empty()) {
-                out.push(StreamEvent::Delta(text.to_owned()));
+        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            if let Some(text) = choice
+                .delta
+                .and_then(|d| d.content)
+                .filter(|t| !t.is_empty())
+            {
+                out.push(StreamEvent::Delta(text.into_owned()));
             }
-            if let Some(reason) = &choice.finish_reason {
-                out.push(StreamEvent::Finish(reason.clone()));
+            if let Some(reason) = choice.finish_reason {
+                out.push(StreamEvent::Finish(reason.into_owned()));
             }
         }
         if let Some(usage) = chunk.usage {
@@ -182,8 +196,7 @@ impl StreamDecoder for Decoder {
 }
 
 /// A mid-stream error: a chunk whose JSON has a truthy `error` key.
-fn stream_error(value: &Value) -> Option<ApiError> {
-    let error = value.get("error")?;
+fn error_from_value(error: &Value) -> Option<ApiError> {
     let truthy = match error {
         Value::Null | Value::Bool(false) => false,
         Value::String(s) => !s.is_empty(),
@@ -230,29 +243,30 @@ pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
 }
 
 pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let chunk: Chunk = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             ErrorKind::Unknown,
-            format!("the response was not valid JSON ({e})"),
+            format!("the response was not the expected JSON ({e})"),
         )
     })?;
-    if let Some(err) = stream_error(&value) {
+    if let Some(err) = chunk.error.as_ref().and_then(error_from_value) {
         return Err(err);
     }
-    let chunk = Chunk::deserialize(&value).map_err(|e| {
-        ApiError::new(
-            ErrorKind::Unknown,
-            format!("the response had an unexpected shape ({e})"),
-        )
-    })?;
-    let choice = chunk.choices.iter().find(|c| c.index == 0);
+    let choice = chunk.choices.into_iter().find(|c| c.index == 0);
+    let (content, finish_reason) = match choice {
+        Some(c) => (
+            c.message
+                .and_then(|m| m.content)
+                .map(Cow::into_owned)
+                .unwrap_or_default(),
+            c.finish_reason.map(Cow::into_owned),
+        ),
+        None => (String::new(), None),
+    };
     Ok(Completion {
-        model: chunk.model,
-        content: choice
-            .and_then(|c| c.message.as_ref())
-            .and_then(|m| m.content.clone())
-            .unwrap_or_default(),
-        finish_reason: choice.and_then(|c| c.finish_reason.clone()),
+        model: chunk.model.map(Cow::into_owned),
+        content,
+        finish_reason,
         usage: chunk.usage.map(Usage::from).unwrap_or_default(),
     })
 }

@@ -58,7 +58,7 @@ impl SseDecoder {
             chunk = &chunk[1..];
         }
         self.after_cr = false;
-        while let Some(pos) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(pos) = memchr::memchr2(b'\n', b'\r', chunk) {
             let terminator = chunk[pos];
             let line_end = &chunk[..pos];
             chunk = &chunk[pos + 1..];
@@ -102,10 +102,13 @@ impl SseDecoder {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                push_utf8(&mut self.data, value);
                 self.has_data = true;
             }
-            b"event" => self.event = String::from_utf8_lossy(value).into_owned(),
+            b"event" => {
+                self.event.clear();
+                push_utf8(&mut self.event, value);
+            }
             _ => {} // id, retry and unknown fields mean nothing to a chat client
         }
     }
@@ -120,6 +123,14 @@ impl SseDecoder {
             event,
             data: std::mem::take(&mut self.data),
         });
+    }
+}
+
+/// Append bytes as text; invalid UTF-8 (hostile or broken servers) becomes U+FFFD.
+fn push_utf8(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -187,6 +198,14 @@ mod tests {
     #[test]
     fn field_without_colon_and_empty_data() {
         assert_eq!(decode_in_slices(b"data\n\n", 1), vec![ev("", "")]);
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        assert_eq!(
+            decode_in_slices(b"data: a\xffb\n\n", 2),
+            vec![ev("", "a\u{fffd}b")]
+        );
     }
 
     #[test]

@@ -11,16 +11,18 @@ use ratatui_textarea::TextArea;
 use tokio::sync::mpsc;
 
 use crate::client::Client;
-use crate::config::ProviderConfig;
+use crate::config::{Prices, ProviderConfig};
 use crate::ratelimit::LimiterSnapshot;
+use crate::session::{Autosave, Session};
 
+use super::effects::Runtime;
 use super::events::to_msg;
 use super::history::PromptHistory;
-use super::msg::{Command, Msg, RequestId};
+use super::msg::{Msg, RequestId};
 use super::pane::{Pane, ProviderInfo};
-use super::tasks::{Tagged, Tasks};
+use super::picker::Picker;
+use super::tasks::Tagged;
 use super::ui::layout::{screen, LayoutParams, Screen};
-use super::update::update;
 
 /// Frames are drawn at most this often; the first change after a quiet spell draws at once.
 pub const FRAME: Duration = Duration::from_millis(16);
@@ -33,6 +35,8 @@ pub enum Overlay {
     None,
     Help,
     Table,
+    /// The session picker (Ctrl-O).
+    Sessions,
 }
 
 /// Everything the UI shows. Changed only by [`update`]; read by render.
@@ -56,6 +60,19 @@ pub struct App {
     pub demo: bool,
     pub dirty: bool,
     pub quit: bool,
+    /// The conversation being recorded; saved through `Command::SaveSession`.
+    pub session: Session,
+    pub autosave: Autosave,
+    /// Prices per model, for the cost of each answer.
+    pub prices: Prices,
+    /// Panes `0..configured` are the configured providers (they have clients); panes after them
+    /// show providers of a resumed session that the config lacks.
+    pub configured: usize,
+    pub picker: Picker,
+    /// An autosave failure was already told (once is enough).
+    pub save_error_told: bool,
+    /// First line of the help overlay shown (it scrolls on short screens).
+    pub help_scroll: usize,
 }
 
 impl App {
@@ -88,7 +105,20 @@ impl App {
             demo,
             dirty: true,
             quit: false,
+            session: Session::new(),
+            autosave: Autosave::default(),
+            prices: Prices::default(),
+            configured: n,
+            picker: Picker::default(),
+            save_error_told: false,
+            help_scroll: 0,
         }
+    }
+
+    /// Price answers with `prices` (the config's `[prices]`).
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self
     }
 
     pub fn layout(&self) -> Screen {
@@ -127,29 +157,35 @@ pub fn fresh_input(text: &str) -> TextArea<'static> {
     input
 }
 
-/// Run the UI until the user quits. `clients[i]` serves pane `i`.
+/// Run the UI until the user quits. `clients[i]` serves pane `i`; `first` are messages to
+/// handle before the first frame (a resumed session, config warnings).
 pub async fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     mut app: App,
     clients: Vec<Option<Client>>,
+    sessions_dir: Option<std::path::PathBuf>,
+    first: Vec<Msg>,
 ) -> anyhow::Result<()>
 where
     B::Error: Send + Sync + 'static,
 {
     let (tx, mut rx) = mpsc::channel::<Tagged>(1024);
-    let mut tasks = Tasks::new(clients, tx);
+    let (notes_tx, mut notes) = mpsc::unbounded_channel::<Msg>();
+    let mut rt = Runtime::new(clients, tx, sessions_dir, notes_tx);
     let mut events = crossterm::event::EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let size = terminal.size()?;
-    dispatch(
+    rt.dispatch(
         &mut app,
-        &mut tasks,
         Msg::Resize {
             width: size.width,
             height: size.height,
         },
     );
+    for msg in first {
+        rt.dispatch(&mut app, msg);
+    }
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     while !app.quit {
         let next_draw = last_draw + FRAME;
@@ -157,48 +193,33 @@ where
             event = events.next() => match event {
                 Some(Ok(event)) => {
                     if let Some(msg) = to_msg(event) {
-                        dispatch(&mut app, &mut tasks, msg);
+                        rt.dispatch(&mut app, msg);
                     }
                 }
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
             Some(first) = rx.recv() => {
-                dispatch(&mut app, &mut tasks, first.into_msg());
+                rt.dispatch(&mut app, first.into_msg());
                 // Take what else is already queued in one go; the frame shows all of it.
                 for _ in 0..256 {
                     let Ok(more) = rx.try_recv() else { break };
-                    dispatch(&mut app, &mut tasks, more.into_msg());
+                    rt.dispatch(&mut app, more.into_msg());
                 }
             },
+            Some(note) = notes.recv() => rt.dispatch(&mut app, note),
             _ = tick.tick() => {
-                let limits = tasks.snapshots();
-                dispatch(&mut app, &mut tasks, Msg::Limits(limits));
+                let limits = rt.tasks.snapshots();
+                rt.dispatch(&mut app, Msg::Limits(limits));
             },
             _ = tokio::time::sleep_until(next_draw), if app.dirty => {
-                dispatch(&mut app, &mut tasks, Msg::Frame);
+                rt.dispatch(&mut app, Msg::Frame);
                 terminal.draw(|f| super::ui::render(&app, f))?;
                 app.dirty = false;
                 last_draw = tokio::time::Instant::now();
             },
         }
     }
-    tasks.abort_all();
+    rt.shutdown().await;
     Ok(())
-}
-
-/// Feed one message through `update` and perform the commands it returns.
-fn dispatch(app: &mut App, tasks: &mut Tasks, msg: Msg) {
-    app.now = Instant::now();
-    for command in update(app, msg) {
-        match command {
-            Command::StartRequest {
-                pane,
-                request_id,
-                request,
-            } => tasks.start(pane, request_id, request),
-            Command::Abort { pane, request_id } => tasks.abort(pane, request_id),
-            Command::Quit => app.quit = true,
-        }
-    }
 }

@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{fresh_input, App, Overlay};
 use super::msg::Command;
 use super::update::{focused_height, scroll_by};
-use super::{actions, pane::Pane};
+use super::{actions, pane::Pane, slash};
 
 /// Every binding, for the help overlay.
 pub const BINDINGS: &[(&str, &str)] = &[
@@ -19,7 +19,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "Esc",
         "cancel the requests in flight (first closes an overlay)",
     ),
-    ("Tab / Shift-Tab", "focus the next / previous pane"),
+    (
+        "Tab / Shift-Tab",
+        "focus the next / previous pane (Tab completes a /command)",
+    ),
     ("Ctrl-F, F3", "maximise or restore the focused pane"),
     (
         "Ctrl-T, F2",
@@ -38,6 +41,9 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "scroll the pane under the pointer; click focuses",
     ),
     ("Ctrl-N", "new conversation: forget every pane's history"),
+    ("Ctrl-O", "saved sessions: Enter reopens one"),
+    ("Ctrl-Y", "copy the focused pane's last answer"),
+    ("Alt-Y", "copy the last code block of that answer"),
     ("?, F1", "this help (? when the prompt is empty)"),
     ("Ctrl-C", "quit"),
 ];
@@ -50,7 +56,10 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     app.dirty = true;
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     if ctrl && key.code == KeyCode::Char('c') {
-        return vec![Command::Quit];
+        return actions::quit(app);
+    }
+    if app.overlay == Overlay::Sessions {
+        return on_picker_key(app, key);
     }
     if app.overlay != Overlay::None {
         on_overlay_key(app, key);
@@ -66,6 +75,20 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
 
 fn on_overlay_key(app: &mut App, key: KeyEvent) {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if app.overlay == Overlay::Help {
+        let delta = match key.code {
+            KeyCode::Up => Some(-1),
+            KeyCode::Down => Some(1),
+            KeyCode::PageUp => Some(-10),
+            KeyCode::PageDown => Some(10),
+            _ => None,
+        };
+        if let Some(delta) = delta {
+            let last = super::ui::help_lines().saturating_sub(1);
+            app.help_scroll = app.help_scroll.saturating_add_signed(delta).min(last);
+            return;
+        }
+    }
     match key.code {
         KeyCode::Esc
         | KeyCode::Char('q')
@@ -78,6 +101,31 @@ fn on_overlay_key(app: &mut App, key: KeyEvent) {
     }
 }
 
+/// The session picker: move, open, close.
+fn on_picker_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let page = 10;
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('q') => app.overlay = Overlay::None,
+        KeyCode::Char('o') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            app.overlay = Overlay::None
+        }
+        KeyCode::Up | KeyCode::Char('k') => app.picker.step(-1),
+        KeyCode::Down | KeyCode::Char('j') => app.picker.step(1),
+        KeyCode::PageUp => app.picker.step(-page),
+        KeyCode::PageDown => app.picker.step(page),
+        KeyCode::Home => app.picker.selected = 0,
+        KeyCode::End => app.picker.step(isize::MAX),
+        KeyCode::Enter => {
+            app.overlay = Overlay::None;
+            if let Some(s) = app.picker.selected() {
+                return vec![Command::OpenSession(s.id.clone())];
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
 /// Keys that act on the app rather than the prompt; `None` passes the key to the editor.
 fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
@@ -88,6 +136,7 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         KeyCode::Esc => return Some(actions::escape(app)),
         KeyCode::Enter if alt || shift => app.input.insert_newline(),
         KeyCode::Enter => return Some(actions::submit(app)),
+        KeyCode::Tab if slash::complete(app) => {}
         KeyCode::Tab => actions::focus_step(app, 1),
         KeyCode::BackTab => actions::focus_step(app, -1),
         KeyCode::Char('f') if ctrl => actions::toggle_maximize(app),
@@ -99,9 +148,12 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         }
         KeyCode::Char('r') if ctrl => app.overlay = Overlay::Table,
         KeyCode::F(4) => app.overlay = Overlay::Table,
-        KeyCode::Char('n') if ctrl => actions::new_conversation(app),
-        KeyCode::Char('?') if empty => app.overlay = Overlay::Help,
-        KeyCode::F(1) => app.overlay = Overlay::Help,
+        KeyCode::Char('n') if ctrl => return Some(actions::new_conversation(app)),
+        KeyCode::Char('o') if ctrl => return Some(actions::open_picker(app)),
+        KeyCode::Char('y') if ctrl => return Some(actions::copy(app, false)),
+        KeyCode::Char('y') if alt => return Some(actions::copy(app, true)),
+        KeyCode::Char('?') if empty => open_help(app),
+        KeyCode::F(1) => open_help(app),
         KeyCode::PageUp => page(app, -1),
         KeyCode::PageDown => page(app, 1),
         KeyCode::Home if ctrl || empty => with_focused(app, |p| p.scroll = Some(0)),
@@ -111,6 +163,11 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         _ => return None,
     }
     Some(Vec::new())
+}
+
+pub fn open_help(app: &mut App) {
+    app.overlay = Overlay::Help;
+    app.help_scroll = 0;
 }
 
 fn edit_key(app: &mut App, key: KeyEvent) {

@@ -6,13 +6,20 @@
 
 mod actions;
 pub mod app;
+pub mod clipboard;
+mod effects;
 mod events;
 mod history;
 pub mod keys;
 mod markdown;
 pub mod msg;
 pub mod pane;
+pub mod picker;
 pub mod race;
+mod record;
+mod resume;
+mod saver;
+pub mod slash;
 mod tasks;
 mod terminal;
 pub mod ui;
@@ -24,13 +31,29 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use crate::client::Client;
-use crate::config::ProviderConfig;
+use crate::config::{Prices, ProviderConfig};
+use crate::session::{self, Session};
+
+use msg::Msg;
 
 /// The most panes the screen holds; further providers are left out (and logged).
 pub const MAX_PANES: usize = 6;
 
+/// How the TUI starts, beyond the providers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The providers are the built-in simulated ones.
+    pub demo: bool,
+    /// Per-model prices, for each answer's cost.
+    pub prices: Prices,
+    /// Config warnings, shown on the notice line at start.
+    pub warnings: Vec<String>,
+    /// Reopen this saved session (`"last"`: the newest).
+    pub resume: Option<String>,
+}
+
 /// Run the TUI on this terminal against `providers` until the user quits.
-pub async fn run(mut providers: Vec<ProviderConfig>, demo: bool) -> anyhow::Result<()> {
+pub async fn run(mut providers: Vec<ProviderConfig>, options: Options) -> anyhow::Result<()> {
     if providers.is_empty() {
         anyhow::bail!("no provider to race: add one to the config or try --demo.");
     }
@@ -47,13 +70,36 @@ pub async fn run(mut providers: Vec<ProviderConfig>, demo: bool) -> anyhow::Resu
     let built: Vec<Result<Client, String>> = providers.iter().map(Client::new).collect();
     let unavailable = built.iter().map(|c| c.as_ref().err().cloned()).collect();
     let clients = built.into_iter().map(Result::ok).collect();
-    let app = app::App::new(&providers, unavailable, demo, Instant::now());
+    let dir = session::default_dir();
+    let mut first = Vec::new();
+    if let Some(id) = &options.resume {
+        let Some(dir) = &dir else {
+            anyhow::bail!("there is no data directory (HOME is not set), so no session to resume.");
+        };
+        let session = Session::find(dir, id).map_err(anyhow::Error::msg)?;
+        first.push(Msg::SessionLoaded(Ok(Box::new(session))));
+    }
+    if !options.warnings.is_empty() {
+        for w in &options.warnings {
+            tracing::warn!("config: {w}");
+        }
+        first.push(Msg::Notice(format!(
+            "warning: {}",
+            options.warnings.join(" · warning: ")
+        )));
+    }
+    let app = app::App::new(&providers, unavailable, options.demo, Instant::now())
+        .with_prices(options.prices);
     tokio::task::spawn_blocking(markdown::warm_up);
     let mut guard = terminal::TerminalGuard::enter()?;
-    let result = app::run_loop(&mut guard.terminal, app, clients).await;
+    let result = app::run_loop(&mut guard.terminal, app, clients, dir, first).await;
     drop(guard);
     result
 }
 
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod slash_tests;
 #[cfg(test)]
 mod update_tests;

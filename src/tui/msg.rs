@@ -1,5 +1,6 @@
 //! Inputs to [`update`](super::update::update) (`Msg`) and the effects it asks for (`Command`), as plain data.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crossterm::event::{KeyEvent, MouseEvent};
@@ -7,6 +8,9 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use crate::client::ClientEvent;
 use crate::provider::ChatRequest;
 use crate::ratelimit::LimiterSnapshot;
+use crate::session::Session;
+
+use super::picker::SessionSummary;
 
 /// Index of a pane (one per provider, in config order).
 pub type PaneId = usize;
@@ -35,6 +39,22 @@ pub enum Msg {
     Limits(Vec<Option<LimiterSnapshot>>),
     /// A frame is about to be drawn: bring the render caches up to date.
     Frame,
+    /// A fresh, empty session to record into (the answer to [`Command::NewSession`]).
+    SessionStarted(Box<Session>),
+    /// A saved session to reopen (`--resume`, the picker), or why it could not be read.
+    SessionLoaded(Result<Box<Session>, String>),
+    /// The saved sessions, newest first, for the picker; `problems` files could not be read.
+    SessionList {
+        sessions: Vec<SessionSummary>,
+        problems: usize,
+    },
+    /// A save finished; `announce` when the user asked for it (`/save`).
+    Saved {
+        result: Result<PathBuf, String>,
+        announce: bool,
+    },
+    /// Something the runtime did that the user should hear about (an export's path, an error).
+    Notice(String),
 }
 
 /// An effect for the runtime to perform. `update` never does I/O itself.
@@ -50,5 +70,23 @@ pub enum Command {
         pane: PaneId,
         request_id: RequestId,
     },
+    /// Write this snapshot of the session to disk (atomically, in the background).
+    SaveSession {
+        session: Box<Session>,
+        announce: bool,
+    },
+    /// Start a new session (the runtime makes its id and answers with `Msg::SessionStarted`).
+    NewSession,
+    /// Read the saved sessions for the picker (answered with `Msg::SessionList`).
+    ListSessions,
+    /// Load the saved session with this id (answered with `Msg::SessionLoaded`).
+    OpenSession(String),
+    /// Write `contents` to `path` (an export) and say where it went.
+    WriteFile {
+        path: PathBuf,
+        contents: String,
+    },
+    /// Put `text` on the clipboard: OSC 52 to the terminal, plus a native tool if there is one.
+    Copy(String),
     Quit,
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::Outcome;
 use crate::config::ProviderConfig;
-use crate::provider::{ChatRequest, ErrorKind, Message, RateLimitHeaders, Usage};
+use crate::provider::{ChatRequest, ErrorKind, Message, Protocol, RateLimitHeaders, Usage};
 
 use super::msg::RequestId;
 use super::view::PaneView;
@@ -14,6 +14,7 @@ use super::view::PaneView;
 pub struct ProviderInfo {
     pub name: String,
     pub model: String,
+    pub protocol: Protocol,
     pub simulated: bool,
     pub system: Option<String>,
     pub temperature: Option<f32>,
@@ -25,6 +26,7 @@ impl ProviderInfo {
         Self {
             name: p.name.clone(),
             model: p.model.clone(),
+            protocol: p.protocol,
             simulated: p.simulated,
             system: p.system.clone(),
             temperature: p.temperature,
@@ -73,6 +75,8 @@ pub struct TurnStats {
     pub tokens_per_sec: Option<f64>,
     pub finish_reason: Option<String>,
     pub retries: u32,
+    /// US dollars, when the config has a price for the model.
+    pub cost: Option<f64>,
 }
 
 impl TurnStats {
@@ -92,6 +96,7 @@ impl TurnStats {
             tokens_per_sec,
             finish_reason: o.finish_reason.clone(),
             retries: o.retries,
+            cost: None,
         }
     }
 }
@@ -185,10 +190,12 @@ impl Pane {
         self.turns.last()
     }
 
-    /// The request for `prompt`, carrying this pane's own earlier turns as history.
+    /// The request for `prompt`, carrying this pane's own earlier turns as history: the answers
+    /// that finished (a failed or cancelled one would put half an answer in the model's mouth).
     pub fn request_for(&self, prompt: &str) -> ChatRequest {
         let mut messages = Vec::new();
-        for turn in self.turns.iter().filter(|t| !t.answer.trim().is_empty()) {
+        let finished = |t: &&Turn| t.phase == Phase::Done && !t.answer.trim().is_empty();
+        for turn in self.turns.iter().filter(finished) {
             messages.push(Message::user(turn.prompt.clone()));
             messages.push(Message::assistant(turn.answer.clone()));
         }

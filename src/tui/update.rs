@@ -8,11 +8,13 @@ use ratatui::layout::{Position, Rect};
 use crate::client::ClientEvent;
 use crate::ratelimit::LimiterSnapshot;
 
-use super::app::App;
+use super::app::{App, Overlay};
 use super::keys::on_key;
 use super::msg::{Command, Msg, PaneId, RequestId};
 use super::pane::{Pane, Phase, TurnStats};
+use super::picker::Picker;
 use super::ui::layout::content_area;
+use super::{record, resume};
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     match msg {
@@ -32,11 +34,42 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             request_id,
             event,
             at,
-        } => on_provider(app, pane, request_id, event, at),
+        } => return on_provider(app, pane, request_id, event, at),
         Msg::Limits(limits) => on_limits(app, limits),
         Msg::Frame => refresh_views(app),
+        Msg::SessionStarted(session) => {
+            app.session = *session;
+            app.autosave = crate::session::Autosave::default();
+        }
+        Msg::SessionLoaded(Ok(session)) => resume::load(app, *session),
+        Msg::SessionLoaded(Err(e)) => tell(app, e),
+        Msg::SessionList { sessions, problems } => {
+            app.picker = Picker::new(sessions, problems);
+            app.overlay = Overlay::Sessions;
+            app.dirty = true;
+        }
+        Msg::Saved { result, announce } => on_saved(app, result, announce),
+        Msg::Notice(text) => tell(app, text),
     }
     Vec::new()
+}
+
+/// Show `text` on the notice line.
+pub fn tell(app: &mut App, text: impl Into<String>) {
+    app.notice = Some(text.into());
+    app.dirty = true;
+}
+
+fn on_saved(app: &mut App, result: Result<std::path::PathBuf, String>, announce: bool) {
+    match result {
+        Ok(path) if announce => tell(app, format!("saved to {}", path.display())),
+        Ok(_) => {}
+        Err(e) if announce || !app.save_error_told => {
+            app.save_error_told = true;
+            tell(app, e);
+        }
+        Err(_) => {}
+    }
 }
 
 /// Fold one provider event into its pane. Events of any other request than the pane's current
@@ -47,13 +80,41 @@ fn on_provider(
     request_id: RequestId,
     event: ClientEvent,
     at: Instant,
-) {
+) -> Vec<Command> {
+    let Some(p) = app.panes.get(pane) else {
+        return Vec::new();
+    };
+    if p.request_id != Some(request_id) {
+        return Vec::new();
+    }
+    if let ClientEvent::Done(outcome) = &event {
+        let outcome = outcome.clone();
+        let cost = cost_of(app, pane, &outcome);
+        fold(app, pane, event, at, cost);
+        return vec![record::finish(app, pane, &outcome, cost)];
+    }
+    let save = match &event {
+        ClientEvent::Delta(text) => record::delta(app, pane, text, at),
+        _ => None,
+    };
+    fold(app, pane, event, at, None);
+    save.into_iter().collect()
+}
+
+/// The answer's cost: priced by the model the server names (it may be a dated variant), else by
+/// the one asked for.
+fn cost_of(app: &App, pane: PaneId, outcome: &crate::client::Outcome) -> Option<f64> {
+    let asked = app.panes.get(pane).map(|p| p.info.model.as_str());
+    app.prices
+        .cost(&outcome.model, &outcome.usage)
+        .or_else(|| asked.and_then(|m| app.prices.cost(m, &outcome.usage)))
+}
+
+/// Fold one event of the pane's current request into the pane.
+fn fold(app: &mut App, pane: PaneId, event: ClientEvent, at: Instant, cost: Option<f64>) {
     let Some(p) = app.panes.get_mut(pane) else {
         return;
     };
-    if p.request_id != Some(request_id) {
-        return;
-    }
     app.dirty = true;
     if let ClientEvent::RateLimit(headers) = &event {
         p.server = Some(*headers);
@@ -95,7 +156,10 @@ fn on_provider(
             // Retries the UI did not see as events still count.
             p.total_retries += outcome.retries.saturating_sub(turn.retries);
             turn.retries = turn.retries.max(outcome.retries);
-            turn.stats = Some(TurnStats::from_outcome(&outcome));
+            turn.stats = Some(TurnStats {
+                cost,
+                ..TurnStats::from_outcome(&outcome)
+            });
             turn.ended = Some(at);
             turn.phase = match &outcome.error {
                 Some(e) => Phase::Failed {

@@ -14,7 +14,7 @@ use super::msg::{Command, Msg, RequestId};
 use super::pane::Phase;
 use super::update::update;
 
-fn app(n: usize) -> (App, Instant) {
+pub(super) fn app(n: usize) -> (App, Instant) {
     let providers: Vec<ProviderConfig> = (0..n)
         .map(|i| {
             ProviderConfig::new(
@@ -37,16 +37,16 @@ fn app(n: usize) -> (App, Instant) {
     (app, t0)
 }
 
-fn key(app: &mut App, code: KeyCode, mods: KeyModifiers) -> Vec<Command> {
+pub(super) fn key(app: &mut App, code: KeyCode, mods: KeyModifiers) -> Vec<Command> {
     update(app, Msg::Key(KeyEvent::new(code, mods)))
 }
 
-fn send(app: &mut App, prompt: &str) -> Vec<Command> {
+pub(super) fn send(app: &mut App, prompt: &str) -> Vec<Command> {
     update(app, Msg::Paste(prompt.to_owned()));
     key(app, KeyCode::Enter, KeyModifiers::NONE)
 }
 
-fn started(commands: &[Command]) -> Vec<(usize, RequestId)> {
+pub(super) fn started(commands: &[Command]) -> Vec<(usize, RequestId)> {
     commands
         .iter()
         .filter_map(|c| match c {
@@ -58,7 +58,7 @@ fn started(commands: &[Command]) -> Vec<(usize, RequestId)> {
         .collect()
 }
 
-fn event(app: &mut App, pane: usize, id: RequestId, event: ClientEvent, at: Instant) {
+pub(super) fn event(app: &mut App, pane: usize, id: RequestId, event: ClientEvent, at: Instant) {
     update(
         app,
         Msg::Provider {
@@ -70,7 +70,7 @@ fn event(app: &mut App, pane: usize, id: RequestId, event: ClientEvent, at: Inst
     );
 }
 
-fn done(app: &mut App, pane: usize, id: RequestId, content: &str, at: Instant) {
+pub(super) fn done(app: &mut App, pane: usize, id: RequestId, content: &str, at: Instant) {
     let outcome = Outcome {
         content: content.to_owned(),
         finish_reason: Some("stop".into()),

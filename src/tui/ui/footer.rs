@@ -6,6 +6,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
 use super::fmt::{dur, opt_count, rate};
+use crate::config::format_cost;
 use crate::ratelimit::LimiterSnapshot;
 use crate::tui::pane::{Pane, Phase, Turn};
 
@@ -25,14 +26,19 @@ pub fn lines(
         return vec![Line::styled(text, Style::new().fg(Color::DarkGray))];
     };
     let numbers = Span::styled(numbers(turn, now), Style::new().fg(Color::Gray));
+    // The cost sits by the state, where a narrow pane still shows it.
+    let mut head = vec![state(turn, now, limits)];
+    if let Some(cost) = turn.stats.as_ref().and_then(|s| s.cost) {
+        head.push(Span::styled(
+            format!(" · {}", format_cost(cost)),
+            Style::new().fg(Color::LightGreen),
+        ));
+    }
     if rows >= 2 {
-        vec![Line::from(state(turn, now, limits)), Line::from(numbers)]
+        vec![Line::from(head), Line::from(numbers)]
     } else {
-        vec![Line::from(vec![
-            state(turn, now, limits),
-            Span::raw(" · "),
-            numbers,
-        ])]
+        head.extend([Span::raw(" · "), numbers]);
+        vec![Line::from(head)]
     }
 }
 

@@ -6,6 +6,7 @@ mod help;
 mod input;
 pub mod layout;
 mod pane;
+mod picker;
 mod popup;
 mod status;
 mod table;
@@ -13,6 +14,8 @@ mod table;
 use ratatui::Frame;
 
 use super::app::{App, Overlay};
+
+pub use help::lines_count as help_lines;
 
 /// Draw the whole screen for `app` into `frame`.
 pub fn render(app: &App, frame: &mut Frame) {
@@ -30,7 +33,8 @@ pub fn render(app: &App, frame: &mut Frame) {
     input::render_hint(app, screen.hint, buf);
     match app.overlay {
         Overlay::None => {}
-        Overlay::Help => help::render(area, buf),
+        Overlay::Help => help::render(app.help_scroll, area, buf),
         Overlay::Table => table::render(app, winners, area, buf),
+        Overlay::Sessions => picker::render(&app.picker, area, buf),
     }
 }

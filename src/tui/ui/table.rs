@@ -1,4 +1,5 @@
-//! The comparison table of the latest race: length, tokens, TTFT, total time, tokens/s, finish, retries.
+//! The comparison table of the latest race: length, tokens, TTFT, total time, tokens/s, finish,
+//! retries, and the cost when a price is known.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -8,22 +9,26 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget};
 
 use super::fmt::{opt_count, opt_dur, rate};
 use super::popup;
+use crate::config::format_cost;
 use crate::tui::app::App;
 use crate::tui::pane::{Phase, Turn};
 use crate::tui::race::{round_turns, Winners};
 
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "provider", "status", "chars", "in", "out", "TTFT", "total", "tok/s", "finish", "retries",
+    "cost",
 ];
-const WIDTHS: [u16; 10] = [16, 12, 6, 6, 6, 9, 9, 7, 10, 7];
+const WIDTHS: [u16; 11] = [16, 12, 6, 6, 6, 9, 9, 7, 10, 7, 9];
 /// Which columns to keep first when the screen is narrow.
-const PRIORITY: [usize; 10] = [0, 5, 6, 7, 4, 9, 1, 8, 2, 3];
+const PRIORITY: [usize; 11] = [0, 5, 6, 7, 4, 10, 9, 1, 8, 2, 3];
+/// The cost column, shown only when some answer has a price.
+const COST: usize = 10;
 
 /// The columns that fit in `width`, in display order.
-fn columns(width: u16) -> Vec<usize> {
+fn columns(width: u16, priced: bool) -> Vec<usize> {
     let mut used = 0;
     let mut keep: Vec<usize> = Vec::new();
-    for &c in &PRIORITY {
+    for &c in PRIORITY.iter().filter(|&&c| priced || c != COST) {
         if used + WIDTHS[c] < width || keep.is_empty() {
             used += WIDTHS[c] + 1;
             keep.push(c);
@@ -35,9 +40,17 @@ fn columns(width: u16) -> Vec<usize> {
 
 pub fn render(app: &App, winners: Winners, area: Rect, buf: &mut Buffer) {
     let turns = round_turns(app);
-    let width = WIDTHS.iter().sum::<u16>() + WIDTHS.len() as u16 + 3;
+    let priced = turns
+        .iter()
+        .any(|(_, t)| t.stats.as_ref().is_some_and(|s| s.cost.is_some()));
+    let shown = if priced {
+        WIDTHS.len()
+    } else {
+        WIDTHS.len() - 1
+    };
+    let width = WIDTHS[..shown].iter().sum::<u16>() + shown as u16 + 3;
     let inner = popup::open(area, width, turns.len() as u16 + 6, "race results", buf);
-    let cols = columns(inner.width);
+    let cols = columns(inner.width, priced);
     if turns.is_empty() {
         Paragraph::new("No race yet: type a prompt and press Enter.").render(inner, buf);
         return;
@@ -98,5 +111,6 @@ fn row(name: &str, t: &Turn, index: usize, winners: Winners) -> Vec<Cell<'static
         Cell::from(rate(stats.tokens_per_sec)),
         Cell::from(stats.finish_reason.unwrap_or_else(|| "–".to_owned())),
         Cell::from(stats.retries.to_string()),
+        Cell::from(stats.cost.map_or_else(|| "–".to_owned(), format_cost)),
     ]
 }

@@ -1,0 +1,377 @@
+//! `update()` tests for sessions: autosave effects, resume, the picker, copying and cost.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyModifiers};
+
+use crate::client::ClientEvent;
+use crate::config::{Price, Prices};
+use crate::provider::{Protocol, Role};
+use crate::session::{ProviderRef, Session};
+
+use super::app::Overlay;
+use super::msg::{Command, Msg};
+use super::pane::Phase;
+use super::picker::SessionSummary;
+use super::update::update;
+use super::update_tests::{app, done, event, key, send, started};
+
+fn saves(commands: &[Command]) -> Vec<&Session> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SaveSession { session, .. } => Some(&**session),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn submit_saves_the_prompt_before_any_answer() {
+    let (mut app, _) = app(2);
+    let commands = send(&mut app, "hello");
+    let saved = saves(&commands);
+    assert_eq!(saved.len(), 1);
+    assert!(matches!(
+        commands[0],
+        Command::SaveSession {
+            announce: false,
+            ..
+        }
+    ));
+    let names: Vec<&str> = saved[0].providers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["p0", "p1"]);
+    let turn = &saved[0].providers[1].turns[0];
+    assert_eq!((turn.prompt.as_str(), turn.complete), ("hello", false));
+    assert_eq!(saved[0].providers[1].model, "m1");
+}
+
+#[test]
+fn streamed_text_is_saved_periodically_and_the_finished_answer_at_once() {
+    let (mut app, t0) = app(1);
+    let (pane, id) = started(&send(&mut app, "hi"))[0];
+    let msg = |text: &str, ms: u64| Msg::Provider {
+        pane,
+        request_id: id,
+        event: ClientEvent::Delta(text.into()),
+        at: t0 + Duration::from_millis(ms),
+    };
+    assert!(update(&mut app, msg("Hel", 10)).is_empty(), "too soon");
+    let partial = update(&mut app, msg("lo", 300));
+    let saved = saves(&partial);
+    assert_eq!(
+        saved.len(),
+        1,
+        "a quarter second later the partial text is saved"
+    );
+    let turn = &saved[0].providers[0].turns[0];
+    assert_eq!((turn.answer.as_str(), turn.complete), ("Hello", false));
+    assert!(update(&mut app, msg("!", 320)).is_empty());
+
+    let before = app.session.clone();
+    let outcome = crate::client::Outcome {
+        content: "Hello!".into(),
+        ..Default::default()
+    };
+    let commands = update(
+        &mut app,
+        Msg::Provider {
+            pane,
+            request_id: id,
+            event: ClientEvent::Done(Box::new(outcome)),
+            at: t0 + Duration::from_millis(330),
+        },
+    );
+    let saved = saves(&commands);
+    assert_eq!(saved.len(), 1, "the end of an answer saves at once");
+    let turn = &saved[0].providers[0].turns[0];
+    assert!(turn.complete && turn.succeeded());
+    assert_eq!(turn.answer, "Hello!");
+    assert_eq!(saved[0].id, before.id, "the same session file");
+}
+
+#[test]
+fn cancel_and_quit_save_the_text_so_far_marked_cancelled() {
+    let (mut app, t0) = app(2);
+    let ids = started(&send(&mut app, "hi"));
+    event(
+        &mut app,
+        ids[0].0,
+        ids[0].1,
+        ClientEvent::Delta("par".into()),
+        t0,
+    );
+    let commands = key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    let saved = saves(&commands);
+    assert_eq!(saved.len(), 1);
+    for p in &saved[0].providers {
+        let t = &p.turns[0];
+        assert!(t.complete && !t.succeeded());
+        assert_eq!(t.metrics.error.as_deref(), Some("cancelled"));
+    }
+    assert_eq!(saved[0].providers[0].turns[0].answer, "par");
+
+    // Quitting mid-answer: cancelled, saved, then quit.
+    let ids = started(&send(&mut app, "again"));
+    event(
+        &mut app,
+        ids[0].0,
+        ids[0].1,
+        ClientEvent::Delta("x".into()),
+        t0,
+    );
+    let commands = key(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(saves(&commands).len(), 1);
+    assert_eq!(commands.last(), Some(&Command::Quit));
+    // Quitting with unsaved streamed text and nothing in flight still saves it.
+    let (mut app, _) = super::update_tests::app(1);
+    app.autosave.touch();
+    let commands = key(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(saves(&commands).len(), 1);
+}
+
+/// A saved race: p0 and p1 answered q1 and q2 (p1 failed q2), and `ghost` is no longer configured.
+fn saved_race() -> Session {
+    let mut s = Session::with_id("20260101-000000-abcd", "2026-01-01T00:00:00Z");
+    let a = ProviderRef::new("p0", "m0-old", Protocol::OpenAi);
+    let b = ProviderRef::new("p1", "m1", Protocol::OpenAi);
+    let g = ProviderRef::new("ghost", "g1", Protocol::Anthropic);
+    let ok = |content: &str| crate::client::Outcome {
+        content: content.into(),
+        ..Default::default()
+    };
+    for q in ["q1", "q2"] {
+        for r in [&a, &b, &g] {
+            s.begin_answer(r, q);
+            let mut outcome = ok(&format!("{}-{q}", r.name));
+            if r.name == "p1" && q == "q2" {
+                outcome.error = Some(crate::provider::ApiError::new(
+                    crate::provider::ErrorKind::RateLimit,
+                    "429",
+                ));
+            }
+            s.finish_answer(&r.name, &outcome, Some(0.001));
+        }
+    }
+    s
+}
+
+#[test]
+fn a_resumed_session_continues_each_providers_conversation() {
+    let (mut app, _) = app(2);
+    update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved_race()))));
+    assert_eq!(app.panes.len(), 3, "a pane for the unconfigured provider");
+    let ghost = &app.panes[2];
+    assert!(ghost
+        .unavailable
+        .as_deref()
+        .is_some_and(|w| w.contains("not configured")));
+    assert!(!ghost.enabled);
+    assert_eq!(ghost.turns.len(), 2, "its turns are shown");
+    assert_eq!(app.panes[0].info.model, "m0-old", "the session's model");
+    assert_eq!(app.panes[0].turns[1].answer, "p0-q2");
+    assert!(matches!(app.panes[1].turns[1].phase, Phase::Failed { .. }));
+    assert_eq!(app.round, 2);
+
+    let commands = send(&mut app, "q3");
+    let requests: Vec<_> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::StartRequest { pane, request, .. } => Some((*pane, request.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 2, "the ghost gets no request");
+    let text = |r: &crate::provider::ChatRequest| -> Vec<String> {
+        r.messages.iter().map(|m| m.content.clone()).collect()
+    };
+    assert_eq!(text(&requests[0].1), ["q1", "p0-q1", "q2", "p0-q2", "q3"]);
+    assert_eq!(requests[0].1.model, "m0-old");
+    // p1's failed answer to q2 is not history; the alternation stays user/assistant/user.
+    assert_eq!(text(&requests[1].1), ["q1", "p1-q1", "q3"]);
+    let roles: Vec<Role> = requests[1].1.messages.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::User]);
+    // The new turn goes into the resumed session, not a new one.
+    let saved = saves(&commands);
+    assert_eq!(saved[0].id, "20260101-000000-abcd");
+    assert_eq!(saved[0].provider("p0").map(|p| p.turns.len()), Some(3));
+    // Up recalls the session's prompts.
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    assert_eq!(app.input_text(), "q3");
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    assert_eq!(app.input_text(), "q2");
+}
+
+#[test]
+fn loading_another_session_drops_panes_of_the_previous_one() {
+    let (mut app, _) = app(2);
+    update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved_race()))));
+    app.focus = 2;
+    let mut other = Session::with_id("20260102-000000-0000", "2026-01-02T00:00:00Z");
+    other.begin_answer(&ProviderRef::new("p1", "m1", Protocol::OpenAi), "only");
+    update(&mut app, Msg::SessionLoaded(Ok(Box::new(other))));
+    assert_eq!(app.panes.len(), 2);
+    assert_eq!(app.focus, 1);
+    assert!(app.panes[0].turns.is_empty());
+    assert_eq!(app.panes[1].turns[0].prompt, "only");
+    update(&mut app, Msg::SessionLoaded(Err("no session \"x\"".into())));
+    assert_eq!(app.notice.as_deref(), Some("no session \"x\""));
+}
+
+fn summary(id: &str) -> SessionSummary {
+    SessionSummary {
+        id: id.into(),
+        date: "2026-01-01 00:00".into(),
+        first_prompt: "q".into(),
+        providers: vec!["p0".into()],
+    }
+}
+
+#[test]
+fn the_picker_lists_opens_and_closes() {
+    let (mut app, t0) = app(1);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('o'), KeyModifiers::CONTROL),
+        [Command::ListSessions]
+    );
+    let sessions = vec![summary("new"), summary("old")];
+    update(
+        &mut app,
+        Msg::SessionList {
+            sessions,
+            problems: 0,
+        },
+    );
+    assert_eq!(app.overlay, Overlay::Sessions);
+    key(&mut app, KeyCode::Down, KeyModifiers::NONE);
+    key(&mut app, KeyCode::Down, KeyModifiers::NONE);
+    assert_eq!(app.picker.selected, 1, "stops at the end");
+    assert_eq!(
+        key(&mut app, KeyCode::Enter, KeyModifiers::NONE),
+        [Command::OpenSession("old".into())]
+    );
+    assert_eq!(app.overlay, Overlay::None);
+    update(
+        &mut app,
+        Msg::SessionList {
+            sessions: vec![],
+            problems: 1,
+        },
+    );
+    assert!(key(&mut app, KeyCode::Enter, KeyModifiers::NONE).is_empty());
+    update(
+        &mut app,
+        Msg::SessionList {
+            sessions: vec![summary("a")],
+            problems: 0,
+        },
+    );
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(app.overlay, Overlay::None);
+    // Not while a race runs.
+    let _ = t0;
+    send(&mut app, "hi");
+    assert!(key(&mut app, KeyCode::Char('o'), KeyModifiers::CONTROL).is_empty());
+    assert!(app.notice.is_some());
+}
+
+#[test]
+fn copy_takes_the_focused_panes_last_answer_or_its_code() {
+    let (mut app, t0) = app(2);
+    assert!(key(&mut app, KeyCode::Char('y'), KeyModifiers::CONTROL).is_empty());
+    assert!(app
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.contains("no answer")));
+    let ids = started(&send(&mut app, "code please"));
+    done(&mut app, ids[0].0, ids[0].1, "plain", t0);
+    done(
+        &mut app,
+        ids[1].0,
+        ids[1].1,
+        "see:\n```sh\nls -l\n```\n",
+        t0,
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y'), KeyModifiers::CONTROL),
+        [Command::Copy("plain".into())]
+    );
+    assert!(key(&mut app, KeyCode::Char('y'), KeyModifiers::ALT).is_empty());
+    assert!(app
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.contains("no code block")));
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y'), KeyModifiers::ALT),
+        [Command::Copy("ls -l".into())]
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y'), KeyModifiers::CONTROL),
+        [Command::Copy("see:\n```sh\nls -l\n```\n".into())]
+    );
+    assert!(app
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.contains("copied p1")));
+}
+
+#[test]
+fn a_priced_answer_has_its_cost_in_the_pane_and_the_session() {
+    let (mut app, t0) = app(2);
+    app.prices = Prices(BTreeMap::from([(
+        "m0".to_owned(),
+        Price {
+            input: 1.0,
+            output: 2.0,
+        },
+    )]));
+    let ids = started(&send(&mut app, "hi"));
+    done(&mut app, ids[1].0, ids[1].1, "b", t0);
+    let event = Msg::Provider {
+        pane: ids[0].0,
+        request_id: ids[0].1,
+        event: ClientEvent::Done(Box::new(crate::client::Outcome {
+            content: "a".into(),
+            usage: crate::provider::Usage {
+                input_tokens: Some(1000),
+                output_tokens: Some(500),
+                ..Default::default()
+            },
+            ..Default::default()
+        })),
+        at: t0,
+    };
+    let commands = update(&mut app, event);
+    let cost = app.panes[0].turns[0].stats.as_ref().and_then(|s| s.cost);
+    assert_eq!(cost, Some(0.002));
+    assert_eq!(
+        app.panes[1].turns[0].stats.as_ref().and_then(|s| s.cost),
+        None
+    );
+    let saved = saves(&commands);
+    assert_eq!(saved[0].providers[0].turns[0].metrics.cost_usd, Some(0.002));
+}
+
+#[test]
+fn save_results_become_notices() {
+    let (mut app, _) = app(1);
+    let ok = |announce| Msg::Saved {
+        result: Ok("/d/s.json".into()),
+        announce,
+    };
+    update(&mut app, ok(false));
+    assert_eq!(app.notice, None, "autosaves are quiet");
+    update(&mut app, ok(true));
+    assert_eq!(app.notice.as_deref(), Some("saved to /d/s.json"));
+    let err = || Msg::Saved {
+        result: Err("disk full".into()),
+        announce: false,
+    };
+    update(&mut app, err());
+    assert_eq!(app.notice.as_deref(), Some("disk full"));
+    app.notice = None;
+    update(&mut app, err());
+    assert_eq!(app.notice, None, "an autosave failure is told once");
+}

@@ -1,0 +1,290 @@
+//! In-TUI commands: a `/` at the start of the prompt (`/model NAME`, `/system TEXT`, …), their
+//! Tab completion, and the list the help overlay shows.
+
+use std::path::PathBuf;
+
+use super::app::{fresh_input, App};
+use super::msg::Command;
+use super::{actions, record};
+
+/// Every command: name, arguments, what it does.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    (
+        "model",
+        "NAME",
+        "the focused pane's model, from the next prompt",
+    ),
+    (
+        "system",
+        "[TEXT]",
+        "system prompt for every pane (none clears it)",
+    ),
+    ("temp", "F|off", "temperature for every pane (0 to 2)"),
+    ("max", "N|off", "max output tokens for every pane"),
+    (
+        "clear",
+        "",
+        "new conversation (the old session stays saved)",
+    ),
+    ("save", "", "save the session now and show where"),
+    ("export", "[md|json]", "write the session to a file here"),
+    (
+        "providers",
+        "[a,b]",
+        "list providers; with names, only those are on",
+    ),
+    ("sessions", "", "saved sessions (as Ctrl-O)"),
+    ("help", "", "keys and commands"),
+];
+
+fn names() -> String {
+    COMMANDS
+        .iter()
+        .map(|(n, _, _)| format!("/{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn usage(name: &str) -> String {
+    let args = COMMANDS
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map_or("", |(_, a, _)| *a);
+    format!("usage: /{name} {args}").trim_end().to_owned()
+}
+
+/// Run the command line `line` (it starts with `/`).
+pub fn run(app: &mut App, line: &str) -> Vec<Command> {
+    let line = line.trim_start_matches('/');
+    let (name, arg) = match line.split_once(char::is_whitespace) {
+        Some((name, arg)) => (name, arg.trim()),
+        None => (line, ""),
+    };
+    let mut commands = Vec::new();
+    let result = match name {
+        "model" => set_model(app, arg),
+        "system" => set_system(app, arg),
+        "temp" => set_temperature(app, arg),
+        "max" => set_max_tokens(app, arg),
+        "providers" => providers(app, arg),
+        "clear" | "save" | "sessions" | "help" if !arg.is_empty() => {
+            Err(format!("/{name} takes no arguments"))
+        }
+        "clear" => {
+            commands = actions::new_conversation(app);
+            Ok(None)
+        }
+        "save" if app.session.turn_count() == 0 => {
+            Err("nothing to save yet: send a prompt first".to_owned())
+        }
+        "save" => {
+            commands.push(record::save(app, true));
+            Ok(None)
+        }
+        "export" => export(app, arg).map(|c| {
+            commands.push(c);
+            None
+        }),
+        "sessions" => {
+            commands = actions::open_picker(app);
+            Ok(None)
+        }
+        "help" => {
+            super::keys::open_help(app);
+            Ok(None)
+        }
+        _ => Err(format!(
+            "unknown command /{name}: the commands are {}",
+            names()
+        )),
+    };
+    match result {
+        Ok(Some(notice)) | Err(notice) => app.notice = Some(notice),
+        Ok(None) => {}
+    }
+    commands
+}
+
+type Outcome = Result<Option<String>, String>;
+
+fn set_model(app: &mut App, arg: &str) -> Outcome {
+    if arg.is_empty() || arg.contains(char::is_whitespace) {
+        return Err(format!("{} (one model name)", usage("model")));
+    }
+    let Some(p) = app.panes.get_mut(app.focus) else {
+        return Err("no pane to set a model for".to_owned());
+    };
+    p.info.model = arg.to_owned();
+    Ok(Some(format!(
+        "{} uses {arg} from the next prompt",
+        p.info.name
+    )))
+}
+
+fn set_system(app: &mut App, arg: &str) -> Outcome {
+    let system = (!arg.is_empty()).then(|| arg.to_owned());
+    for p in &mut app.panes {
+        p.info.system.clone_from(&system);
+    }
+    Ok(Some(match system {
+        Some(_) => "system prompt set for every pane, from the next prompt".to_owned(),
+        None => "system prompt cleared for every pane".to_owned(),
+    }))
+}
+
+fn set_temperature(app: &mut App, arg: &str) -> Outcome {
+    let value = match arg {
+        "off" => None,
+        _ => match arg.parse::<f32>() {
+            Ok(t) if (0.0..=2.0).contains(&t) => Some(t),
+            _ => {
+                return Err(format!(
+                    "{}: F is a number from 0 to 2, or off",
+                    usage("temp")
+                ))
+            }
+        },
+    };
+    for p in &mut app.panes {
+        p.info.temperature = value;
+    }
+    Ok(Some(match value {
+        Some(t) => format!("temperature {t} for every pane, from the next prompt"),
+        None => "temperature back to each provider's default".to_owned(),
+    }))
+}
+
+fn set_max_tokens(app: &mut App, arg: &str) -> Outcome {
+    let value = match arg {
+        "off" => None,
+        _ => match arg.parse::<u32>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                return Err(format!(
+                    "{}: N is a whole number above 0, or off",
+                    usage("max")
+                ))
+            }
+        },
+    };
+    for p in &mut app.panes {
+        p.info.max_tokens = value;
+    }
+    Ok(Some(match value {
+        Some(n) => format!("at most {n} output tokens per answer, from the next prompt"),
+        None => "max tokens back to each provider's default".to_owned(),
+    }))
+}
+
+/// No argument: list them. `a,b`: only those are on.
+fn providers(app: &mut App, arg: &str) -> Outcome {
+    if arg.is_empty() {
+        let list: Vec<String> = app
+            .panes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let state = match (&p.unavailable, p.enabled) {
+                    (Some(_), _) => "unavailable",
+                    (None, true) => "on",
+                    (None, false) => "off",
+                };
+                format!("{} {} {state}", i + 1, p.info.name)
+            })
+            .collect();
+        return Ok(Some(format!("providers: {}", list.join(" · "))));
+    }
+    let wanted: Vec<&str> = arg
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let known: Vec<&str> = app.panes.iter().map(|p| p.info.name.as_str()).collect();
+    if let Some(bad) = wanted.iter().find(|w| !known.contains(w)) {
+        return Err(format!(
+            "unknown provider {bad}: the providers are {}",
+            known.join(", ")
+        ));
+    }
+    if let Some(p) = app
+        .panes
+        .iter()
+        .find(|p| p.unavailable.is_some() && wanted.contains(&p.info.name.as_str()))
+    {
+        return Err(format!("{} cannot be used: see its pane", p.info.name));
+    }
+    for p in &mut app.panes {
+        p.enabled = p.unavailable.is_none() && wanted.contains(&p.info.name.as_str());
+    }
+    Ok(Some(format!(
+        "on for the next prompt: {}",
+        wanted.join(", ")
+    )))
+}
+
+fn export(app: &mut App, arg: &str) -> Result<Command, String> {
+    let json = match arg {
+        "" | "md" => false,
+        "json" => true,
+        _ => return Err(format!("{}: md (the default) or json", usage("export"))),
+    };
+    let s = &app.session;
+    if s.turn_count() == 0 {
+        return Err("nothing to export yet: send a prompt first".to_owned());
+    }
+    let (ext, contents) = if json {
+        let text = crate::commands::sessions::json(s)
+            .map_err(|e| format!("could not encode the session as JSON ({e})"))?;
+        ("json", text)
+    } else {
+        ("md", crate::commands::sessions::markdown(s))
+    };
+    Ok(Command::WriteFile {
+        path: PathBuf::from(format!("paddock-{}.{ext}", s.id)),
+        contents,
+    })
+}
+
+/// Tab in a prompt that is a command name so far: complete it (or list the candidates).
+/// `false` when the input is not a command name being typed.
+pub fn complete(app: &mut App) -> bool {
+    let text = app.input_text();
+    let Some(partial) = text.strip_prefix('/') else {
+        return false;
+    };
+    if partial.contains(char::is_whitespace) || partial.starts_with('/') {
+        return false;
+    }
+    let matches: Vec<&str> = COMMANDS
+        .iter()
+        .map(|(n, _, _)| *n)
+        .filter(|n| n.starts_with(partial))
+        .collect();
+    match matches.as_slice() {
+        [] => {
+            app.notice = Some(format!(
+                "no command /{partial}: the commands are {}",
+                names()
+            ))
+        }
+        [one] => app.input = fresh_input(&format!("/{one} ")),
+        many => {
+            let common = common_prefix(many);
+            app.input = fresh_input(&format!("/{common}"));
+            let listed: Vec<String> = many.iter().map(|n| format!("/{n}")).collect();
+            app.notice = Some(listed.join(" "));
+        }
+    }
+    true
+}
+
+fn common_prefix(words: &[&str]) -> String {
+    let first = words.first().copied().unwrap_or("");
+    let len = first
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|&end| words.iter().all(|w| w.get(..end) == first.get(..end)))
+        .last()
+        .unwrap_or(0);
+    first[..len].to_owned()
+}

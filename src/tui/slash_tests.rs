@@ -1,0 +1,234 @@
+//! `update()` tests for the `/` commands: each one, its errors, and Tab completion.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyModifiers};
+
+use crate::provider::ChatRequest;
+
+use super::app::{App, Overlay};
+use super::msg::{Command, Msg};
+use super::update::update;
+use super::update_tests::{app, done, key, send, started};
+
+fn requests(commands: &[Command]) -> Vec<(usize, ChatRequest)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::StartRequest { pane, request, .. } => Some((*pane, request.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notice(app: &App) -> &str {
+    app.notice.as_deref().unwrap_or("")
+}
+
+#[test]
+fn model_system_temp_and_max_shape_the_next_request() {
+    let (mut app, _) = app(2);
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert!(send(&mut app, "/model big-model").is_empty());
+    assert!(
+        notice(&app).contains("p1 uses big-model"),
+        "{}",
+        notice(&app)
+    );
+    assert_eq!(app.focus, 1);
+    assert!(send(&mut app, "/system Be terse.").is_empty());
+    assert!(send(&mut app, "/temp 0.3").is_empty());
+    assert!(send(&mut app, "/max 256").is_empty());
+    assert!(app.input.is_empty(), "a command clears the prompt");
+    let sent = requests(&send(&mut app, "hi"));
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].1.model, "m0",
+        "only the focused pane's model changed"
+    );
+    assert_eq!(sent[1].1.model, "big-model");
+    for (_, r) in &sent {
+        assert_eq!(r.system.as_deref(), Some("Be terse."));
+        assert_eq!(r.temperature, Some(0.3));
+        assert_eq!(r.max_tokens, Some(256));
+        assert_eq!(r.messages.len(), 1, "commands are not sent as prompts");
+    }
+    // The session records the model that answered.
+    assert_eq!(
+        app.session.provider("p1").map(|p| p.model.as_str()),
+        Some("big-model")
+    );
+}
+
+#[test]
+fn settings_can_be_reset() {
+    let (mut app, _) = app(1);
+    for cmd in [
+        "/system x",
+        "/temp 1",
+        "/max 9",
+        "/system",
+        "/temp off",
+        "/max off",
+    ] {
+        send(&mut app, cmd);
+    }
+    let sent = requests(&send(&mut app, "hi"));
+    let r = &sent[0].1;
+    assert_eq!(
+        (r.system.clone(), r.temperature, r.max_tokens),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn bad_arguments_and_unknown_commands_say_what_is_valid() {
+    let (mut app, _) = app(1);
+    let cases = [
+        ("/model", "usage: /model NAME"),
+        ("/model two words", "usage: /model NAME"),
+        ("/temp hot", "usage: /temp F|off: F is a number from 0 to 2"),
+        ("/temp 2.5", "from 0 to 2"),
+        ("/max 0", "usage: /max N|off: N is a whole number above 0"),
+        ("/max -3", "whole number"),
+        (
+            "/export xml",
+            "usage: /export [md|json]: md (the default) or json",
+        ),
+        ("/clear now", "/clear takes no arguments"),
+        (
+            "/providers nope",
+            "unknown provider nope: the providers are p0",
+        ),
+        (
+            "/frobnicate",
+            "unknown command /frobnicate: the commands are /model /system",
+        ),
+    ];
+    for (cmd, want) in cases {
+        assert!(send(&mut app, cmd).is_empty(), "{cmd}");
+        assert!(notice(&app).contains(want), "{cmd}: {}", notice(&app));
+        assert_eq!(notice(&app).lines().count(), 1, "{cmd}");
+    }
+    assert_eq!(app.panes[0].info.model, "m0", "nothing changed");
+    assert_eq!(app.panes[0].info.temperature, None);
+}
+
+#[test]
+fn providers_lists_and_enables_only_the_named_ones() {
+    let (mut app, _) = app(3);
+    send(&mut app, "/providers");
+    assert_eq!(notice(&app), "providers: 1 p0 on · 2 p1 on · 3 p2 on");
+    send(&mut app, "/providers p2, p0");
+    assert_eq!(notice(&app), "on for the next prompt: p2, p0");
+    let panes: Vec<usize> = started(&send(&mut app, "hi"))
+        .iter()
+        .map(|(p, _)| *p)
+        .collect();
+    assert_eq!(panes, [0, 2]);
+    send(&mut app, "/providers");
+    assert_eq!(notice(&app), "providers: 1 p0 on · 2 p1 off · 3 p2 on");
+}
+
+#[test]
+fn clear_starts_a_new_conversation_and_session() {
+    let (mut app, t0) = app(1);
+    let (pane, id) = started(&send(&mut app, "q1"))[0];
+    done(&mut app, pane, id, "a1", t0);
+    let old = app.session.id.clone();
+    assert_eq!(send(&mut app, "/clear"), [Command::NewSession]);
+    assert!(app.panes[0].turns.is_empty());
+    let mut fresh = crate::session::Session::with_id("fresh", "2026-01-01T00:00:00Z");
+    fresh.providers.clear();
+    update(&mut app, Msg::SessionStarted(Box::new(fresh)));
+    assert_ne!(app.session.id, old);
+    let sent = requests(&send(&mut app, "q2"));
+    assert_eq!(sent[0].1.messages.len(), 1, "no history after /clear");
+    assert_eq!(app.session.id, "fresh");
+}
+
+#[test]
+fn save_and_export_are_effects_with_the_session() {
+    let (mut app, t0) = app(1);
+    assert!(send(&mut app, "/save").is_empty());
+    assert!(notice(&app).starts_with("nothing to save yet"));
+    assert!(send(&mut app, "/export").is_empty());
+    assert!(notice(&app).starts_with("nothing to export yet"));
+    let (pane, id) = started(&send(&mut app, "q1"))[0];
+    done(&mut app, pane, id, "a1", t0);
+    match send(&mut app, "/save").as_slice() {
+        [Command::SaveSession {
+            session,
+            announce: true,
+        }] => assert_eq!(session.id, app.session.id),
+        other => panic!("{other:?}"),
+    }
+    let sid = app.session.id.clone();
+    match send(&mut app, "/export").as_slice() {
+        [Command::WriteFile { path, contents }] => {
+            assert_eq!(path, &PathBuf::from(format!("paddock-{sid}.md")));
+            assert!(contents.starts_with(&format!("# paddock session {sid}")));
+            assert!(contents.contains("a1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match send(&mut app, "/export json").as_slice() {
+        [Command::WriteFile { path, contents }] => {
+            assert_eq!(path, &PathBuf::from(format!("paddock-{sid}.json")));
+            let back: crate::session::Session =
+                serde_json::from_str(contents).expect("the export is the session");
+            assert_eq!(back, app.session);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn help_and_sessions_commands_open_their_overlays() {
+    let (mut app, _) = app(1);
+    send(&mut app, "/help");
+    assert_eq!(app.overlay, Overlay::Help);
+    // The help scrolls on short screens, and reopens at the top.
+    key(&mut app, KeyCode::PageDown, KeyModifiers::NONE);
+    key(&mut app, KeyCode::Up, KeyModifiers::NONE);
+    assert_eq!(app.help_scroll, 9);
+    for _ in 0..20 {
+        key(&mut app, KeyCode::PageDown, KeyModifiers::NONE);
+    }
+    assert_eq!(app.help_scroll, super::ui::help_lines() - 1);
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    key(&mut app, KeyCode::F(1), KeyModifiers::NONE);
+    assert_eq!(app.help_scroll, 0);
+    key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(send(&mut app, "/sessions"), [Command::ListSessions]);
+}
+
+#[test]
+fn a_double_slash_sends_a_literal_slash_prompt() {
+    let (mut app, _) = app(1);
+    let sent = requests(&send(&mut app, "//etc/hosts is what?"));
+    assert_eq!(sent[0].1.messages[0].content, "/etc/hosts is what?");
+}
+
+#[test]
+fn tab_completes_command_names() {
+    let (mut app, _) = app(2);
+    update(&mut app, Msg::Paste("/mo".into()));
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.input_text(), "/model ");
+    assert_eq!(app.focus, 0, "Tab completed instead of moving focus");
+    app.input = super::app::fresh_input("/s");
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.input_text(), "/s", "ambiguous: the common prefix stays");
+    assert_eq!(notice(&app), "/system /save /sessions");
+    app.input = super::app::fresh_input("/sy");
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.input_text(), "/system ");
+    app.input = super::app::fresh_input("/zz");
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert!(notice(&app).starts_with("no command /zz"));
+    // With arguments typed, or no slash, Tab moves focus as usual.
+    app.input = super::app::fresh_input("/model x");
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(app.focus, 1);
+}
