@@ -10,10 +10,7 @@ fn main() {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let _log = paddock::logging::init(cli.global.log_file.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(cli.command.as_ref()) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock: cannot start the async runtime ({e}).");
@@ -26,6 +23,20 @@ fn main() {
             eprintln!("paddock: {}", failure.message);
         }
         std::process::exit(failure.code);
+    }
+}
+
+/// `ask` streams one response: a single-threaded runtime keeps the HTTP connection task and
+/// the decoder on one thread, with no cross-thread wake-up per chunk (about half the CPU per
+/// chunk, see scripts/measure-ask.sh). Races, benchmarks and the TUI get a thread per core.
+fn build_runtime(command: Option<&Command>) -> std::io::Result<tokio::runtime::Runtime> {
+    match command {
+        Some(Command::Ask(_)) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     }
 }
 

@@ -131,6 +131,10 @@ fn session_files(home: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn demo_race_cancel_and_quit_in_tmux() {
     if !tmux_available() {
+        assert!(
+            std::env::var_os("PADDOCK_REQUIRE_TMUX").is_none(),
+            "PADDOCK_REQUIRE_TMUX is set but tmux is not installed"
+        );
         eprintln!(
             "SKIPPED tui_e2e: tmux is not installed (apt-get install tmux to run this test)."
         );
