@@ -8,6 +8,13 @@ use assert_cmd::Command;
 use serde_json::Value;
 use support::{RawResponse, RawServer};
 
+/// The binary with a clean environment and debug logging (the key must not leak into it either).
+fn paddock(home: &Path) -> Command {
+    let mut cmd = support::paddock(home);
+    cmd.env("PADDOCK_LOG", "debug");
+    cmd
+}
+
 const CANARY: &str = "sk-canary-0123456789abcdefghijklmnopqrstuv";
 
 const OPENAI_STREAM: &str = "data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n\
@@ -23,20 +30,6 @@ event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,
 event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
 event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n\
 event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-
-/// The binary with a clean environment: a fresh HOME, no proxies, no real keys.
-fn paddock(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("paddock").unwrap();
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("PADDOCK_LOG", "debug")
-        .current_dir(home);
-    cmd
-}
 
 fn parse_json(stdout: &[u8]) -> Value {
     let text = String::from_utf8_lossy(stdout);

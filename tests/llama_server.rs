@@ -8,6 +8,8 @@
 //! The server has one slot (`-np 1`) and runs ~15 tokens/s, so output caps stay small and the tests
 //! take turns (one lock) so that timing checks see only their own requests.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -331,18 +333,11 @@ max_retries = 0
     path
 }
 
-/// The binary with a clean environment: a fresh HOME, no proxies, no keys.
+/// The binary with a clean environment and the test's config.
 fn paddock(home: &Path, config: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("paddock").expect("the paddock binary");
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .arg("--config")
+    let mut cmd = support::paddock(home);
+    cmd.arg("--config")
         .arg(config)
-        .current_dir(home)
         .timeout(Duration::from_secs(120));
     cmd
 }

@@ -2,10 +2,8 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use paddock::client::{Client, Outcome};
 use paddock::commands::bench::{self, BenchReport, ProviderStats, Sample};
 use paddock::commands::race::{self, RaceMetrics};
@@ -15,7 +13,7 @@ use paddock::mock::{MockServer, Scenario};
 use paddock::provider::{ApiError, ChatRequest, ErrorKind, Message, Protocol, Usage};
 use paddock::ratelimit::{Limiter, LimiterConfig};
 use serde_json::Value;
-use support::{RawResponse, RawServer};
+use support::{paddock, RawResponse, RawServer};
 
 async fn mock(toml: &str) -> MockServer {
     let scenario = Scenario::from_toml_str(toml).unwrap();
@@ -460,19 +458,6 @@ fast,gpt-4o-mini,10,9,1,0.1,rate_limit=1,2,3,0,0,0,240,280,280,2240,2280,2280,50
 }
 
 // ---- the binary --------------------------------------------------------------------------------
-
-/// The binary with a clean environment: a fresh HOME, no proxies, no real keys.
-fn paddock(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("paddock").unwrap();
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .current_dir(home);
-    cmd
-}
 
 #[test]
 fn race_demo_prints_the_table_and_logs_every_request() {

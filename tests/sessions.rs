@@ -6,33 +6,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use paddock::provider::{Message, Protocol, Usage};
 use paddock::session::{ProviderRef, Session};
-use support::{RawResponse, RawServer};
+use support::{paddock, RawResponse, RawServer};
 
 const OPENAI_STREAM: &str = "data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n\
 data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n\
 data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" world\"},\"finish_reason\":\"stop\"}]}\n\n\
 data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n\
 data: [DONE]\n\n";
-
-fn env(cmd: &mut std::process::Command, home: &Path) {
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .current_dir(home);
-}
-
-/// The binary with a clean environment: a fresh HOME, no proxies, no real keys.
-fn paddock(home: &Path) -> Command {
-    let mut std_cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("paddock"));
-    env(&mut std_cmd, home);
-    Command::from_std(std_cmd)
-}
 
 fn sessions_dir(home: &Path) -> PathBuf {
     home.join("data/paddock/sessions")
@@ -60,7 +42,7 @@ fn sigkill_mid_stream_keeps_finished_turns_and_the_partial_answer() {
     let path = only_session(home.path());
 
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("paddock"));
-    env(&mut cmd, home.path());
+    support::clean_env(&mut cmd, home.path());
     let mut child = cmd
         .args([
             "--demo",

@@ -64,17 +64,7 @@ pub fn request(
     endpoint: &Endpoint,
     req: &ChatRequest,
 ) -> reqwest::RequestBuilder {
-    let mut rb = http
-        .post(url(&endpoint.base_url))
-        .header("content-type", "application/json")
-        .header(
-            "accept",
-            if req.stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        )
+    let mut rb = super::json_post(http, &url(&endpoint.base_url), req.stream)
         .header("anthropic-version", VERSION);
     if let Some(key) = &endpoint.api_key {
         rb = rb.header("x-api-key", key.expose_secret());

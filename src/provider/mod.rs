@@ -263,6 +263,22 @@ impl Endpoint {
     }
 }
 
+/// A JSON POST that accepts an event stream or a JSON body, as both protocols send.
+pub(crate) fn json_post(
+    http: &reqwest::Client,
+    url: &str,
+    stream: bool,
+) -> reqwest::RequestBuilder {
+    let accept = if stream {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    http.post(url)
+        .header("content-type", "application/json")
+        .header("accept", accept)
+}
+
 /// The body text of an error response, cut short: bodies can be HTML pages from a proxy.
 pub(crate) fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);

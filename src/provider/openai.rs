@@ -56,17 +56,7 @@ pub fn request(
     endpoint: &Endpoint,
     req: &ChatRequest,
 ) -> reqwest::RequestBuilder {
-    let mut rb = http
-        .post(url(&endpoint.base_url))
-        .header("content-type", "application/json")
-        .header(
-            "accept",
-            if req.stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            },
-        );
+    let mut rb = super::json_post(http, &url(&endpoint.base_url), req.stream);
     if let Some(key) = &endpoint.api_key {
         rb = rb.bearer_auth(key.expose_secret());
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -169,4 +170,23 @@ async fn write_response(
     }
     sock.write_all(b"0\r\n\r\n").await?;
     sock.flush().await
+}
+
+/// A clean environment for the binary: a fresh HOME with the XDG dirs under it (so config, logs,
+/// request log and sessions land in the test's temp dir), no proxies, no real keys.
+pub fn clean_env(cmd: &mut std::process::Command, home: &Path) {
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .current_dir(home);
+}
+
+/// The real `paddock` binary with [`clean_env`].
+pub fn paddock(home: &Path) -> assert_cmd::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("paddock"));
+    clean_env(&mut cmd, home);
+    assert_cmd::Command::from_std(cmd)
 }
