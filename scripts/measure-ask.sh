@@ -24,18 +24,20 @@ HOME=$work $bin mock --addr "127.0.0.1:$port" --scenario "$work/flood.toml" >/de
 mock_pid=$!
 for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/v1/models" >/dev/null && break; sleep 0.1; done
 
+# $1: "json" (one JSON object at the end) or "text" (the answer streamed through a pipe).
 run_ask() {
+  local flag=()
+  [ "$1" = json ] && flag=(--json)
   HOME=$work OPENAI_BASE_URL="http://127.0.0.1:$port/v1" OPENAI_API_KEY=x OPENAI_MODEL=flood \
-    /usr/bin/time -f "%U %S %M" -o "$work/time" $bin ask -p openai --json "go" >"$work/out.json"
+    /usr/bin/time -f "%U %S %M" -o "$work/time" $bin ask --no-save -p openai "${flag[@]}" "go" \
+    2>/dev/null | cat >/dev/null
   read -r user sys rss <"$work/time"
-  chunks=$(python3 -c "import json;print(json.load(open('$work/out.json'))['output_tokens'])")
-  python3 - "$user" "$sys" "$rss" "$chunks" <<'PY'
+  python3 - "$1" "$user" "$sys" "$rss" "$tokens" <<'PY'
 import sys
-user, sys_, rss, chunks = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print(f"ask: {chunks} chunks, cpu {user+sys_:.3f} s = {(user+sys_)/chunks*1e6:.2f} us/chunk, peak RSS {rss/1024:.1f} MB")
+mode, user, sys_, rss, chunks = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+print(f"ask ({mode}): {chunks} chunks, cpu {user+sys_:.3f} s = {(user+sys_)/chunks*1e6:.2f} us/chunk, peak RSS {rss/1024:.1f} MB")
 PY
 }
-run_ask
-run_ask
+for mode in json json text text; do run_ask $mode; done
 start=$(date +%s%N); for _ in $(seq 20); do $bin --help >/dev/null; done; end=$(date +%s%N)
 echo "--help: $(( (end - start) / 20000 )) us per run (mean of 20)"

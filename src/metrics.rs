@@ -48,6 +48,11 @@ impl RequestTimer {
         &self.chunk_gaps
     }
 
+    /// The gaps, moved out: a flood of chunks makes this the largest thing a request keeps.
+    pub fn into_chunk_gaps(self) -> Vec<Duration> {
+        self.chunk_gaps
+    }
+
     /// Time from the first to the last content delta.
     pub fn generation_time(&self) -> Option<Duration> {
         Some(

@@ -112,9 +112,10 @@ impl Client {
         self.events(req)
     }
 
-    /// The one request loop behind both streaming and whole-body requests: limiter, send,
-    /// read, and retry while no text has arrived.
-    fn events(&self, req: ChatRequest) -> EventStream {
+    /// Run the request as given, streaming or not (`req.stream`). This is the one request loop
+    /// behind both: limiter, send, read, and retry while no text has arrived. The events end
+    /// with [`ClientEvent::Done`]; dropping the stream cancels the request.
+    pub fn events(&self, req: ChatRequest) -> EventStream {
         let this = self.clone();
         Box::pin(async_stream::stream! {
             let mut run = Run::new(&req);

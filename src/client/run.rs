@@ -127,18 +127,20 @@ impl Run {
 
     pub(super) fn outcome(self, client: &Client) -> Outcome {
         let end = self.end.unwrap_or_else(Instant::now);
+        let (ttft, latency) = (self.timer.ttft(), self.timer.elapsed(end));
+        let generation_time = self.timer.generation_time();
         Outcome {
             provider: client.name.clone(),
             model: self.model.unwrap_or_else(|| client.model.clone()),
             content: self.content,
             finish_reason: self.finish_reason,
             usage: self.usage,
-            ttft: self.timer.ttft(),
-            latency: self.timer.elapsed(end),
+            ttft,
+            latency,
             retries: self.retries,
             error: self.error,
-            chunk_gaps: self.timer.chunk_gaps().to_vec(),
-            generation_time: self.timer.generation_time(),
+            chunk_gaps: self.timer.into_chunk_gaps(),
+            generation_time,
         }
     }
 }

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use crate::cli::AskArgs;
-use crate::client::{Client, ClientEvent, Outcome};
+use futures::{FutureExt, StreamExt};
+
+use crate::client::{Client, ClientEvent, EventStream, Outcome};
 use crate::session::{self, ProviderRef, Recorder, Session};
 
 use super::{build_request, read_prompt, retry_line, Failure, Workspace};
@@ -25,30 +27,30 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
         rec.begin(&ProviderRef::of(provider, Some(&req.model)), &prompt);
     }
     let stream_text = !args.json && !args.no_stream;
-    let mut stdout = std::io::stdout().lock();
-    let mut stdout_ok = true;
-    let outcome = client
-        .complete(req, |event| {
-            match event {
-                ClientEvent::Delta(text) if stream_text && stdout_ok => {
-                    // Flush per delta: a pipe reader sees each token as it arrives.
-                    stdout_ok = stdout
-                        .write_all(text.as_bytes())
-                        .and_then(|()| stdout.flush())
-                        .is_ok();
-                }
-                ClientEvent::Retry { decision, error } => {
-                    eprintln!("{}", retry_line(client.name(), decision, error));
-                }
-                _ => {}
+    let mut out = TextOut::new(stream_text);
+    let mut events = client.events(req);
+    let mut outcome = Outcome::default();
+    loop {
+        let event = next_batched(&mut events, &mut out).await;
+        let Some(event) = event else { break };
+        match &event {
+            ClientEvent::Delta(text) => out.write(text),
+            ClientEvent::Retry { decision, error } => {
+                out.flush();
+                eprintln!("{}", retry_line(client.name(), decision, error));
             }
-            if let Some(rec) = &mut recorder {
-                rec.on_event(client.name(), event);
-            }
-        })
-        .await;
+            _ => {}
+        }
+        if let Some(rec) = &mut recorder {
+            rec.on_event(client.name(), &event);
+        }
+        if let ClientEvent::Done(done) = event {
+            outcome = *done;
+        }
+    }
+    out.flush();
     ws.request_log.record(&outcome);
-    drop(stdout);
+    drop(out);
     if let Some(e) = recorder.and_then(|r| r.error) {
         eprintln!("paddock: warning: {e}");
     }
@@ -79,6 +81,52 @@ fn recorder(ws: &Workspace, args: &AskArgs) -> Result<Option<Recorder>, Failure>
     let mut rec = Recorder::new(session, dir, ws.config.prices.clone());
     rec.enabled = !args.no_save;
     Ok(Some(rec))
+}
+
+/// The next event. Text is written as it comes but flushed only when nothing more is ready
+/// after one turn of the scheduler (which lets the connection task read what the socket
+/// holds): a pipe reader sees each token at once, and a flood of chunks costs one write per
+/// burst instead of one per token.
+async fn next_batched(events: &mut EventStream, out: &mut TextOut) -> Option<ClientEvent> {
+    if let Some(event) = events.next().now_or_never() {
+        return event;
+    }
+    tokio::task::yield_now().await;
+    if let Some(event) = events.next().now_or_never() {
+        return event;
+    }
+    out.flush();
+    events.next().await
+}
+
+/// The answer's text on stdout, buffered between flushes; a closed pipe stops the writing,
+/// not the request (its outcome is still logged and saved).
+struct TextOut {
+    stdout: Option<std::io::BufWriter<std::io::StdoutLock<'static>>>,
+}
+
+impl TextOut {
+    fn new(enabled: bool) -> Self {
+        let stdout =
+            enabled.then(|| std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()));
+        Self { stdout }
+    }
+
+    fn write(&mut self, text: &str) {
+        if let Some(w) = &mut self.stdout {
+            if w.write_all(text.as_bytes()).is_err() {
+                self.stdout = None;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(w) = &mut self.stdout {
+            if w.flush().is_err() {
+                self.stdout = None;
+            }
+        }
+    }
 }
 
 fn report(

@@ -119,12 +119,13 @@ pub fn answer(seed: u64, model: &str, prompt: &str, shape: Shape) -> Vec<String>
     let topic = topic_of(prompt);
     let target = rng.range(shape.min_tokens, shape.max_tokens.max(shape.min_tokens));
     let mut doc = String::new();
-    // Token counts at block boundaries, so a long answer can be cut where markdown stays whole.
-    let mut boundaries = vec![];
+    // Byte offsets where blocks end, so a long answer can be cut where markdown stays whole.
+    // The loop counts tokens per block (an estimate at the joins); the cut below is exact.
     doc.push_str(&paragraph(&mut rng, &topic, true));
-    boundaries.push(tokenize(&doc).len());
+    let mut block_ends = vec![doc.len()];
+    let mut approx_tokens = tokenize(&doc).len();
     let mut last_kind = 0;
-    while *boundaries.last().unwrap_or(&0) < target {
+    while approx_tokens < target {
         let mut kind = rng.range(0, 3);
         if kind == last_kind {
             kind = (kind + 1) % 4;
@@ -137,10 +138,12 @@ pub fn answer(seed: u64, model: &str, prompt: &str, shape: Shape) -> Vec<String>
             2 => code_block(&mut rng),
             _ => steps(&mut rng, &topic),
         };
+        approx_tokens += 1 + tokenize(&block).len();
         doc.push_str(&block);
-        boundaries.push(tokenize(&doc).len());
+        block_ends.push(doc.len());
     }
     let mut tokens = tokenize(&doc);
+    let boundaries = tokens_before(&tokens, &block_ends);
     let hi = shape.max_tokens.max(shape.min_tokens).max(1);
     if tokens.len() > hi {
         let cut = boundaries
@@ -152,6 +155,20 @@ pub fn answer(seed: u64, model: &str, prompt: &str, shape: Shape) -> Vec<String>
         tokens.truncate(cut);
     }
     tokens
+}
+
+/// For each byte offset (ascending), how many tokens end at or before it.
+fn tokens_before(tokens: &[String], offsets: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(offsets.len());
+    let (mut count, mut end) = (0, 0);
+    for &offset in offsets {
+        while count < tokens.len() && end + tokens[count].len() <= offset {
+            end += tokens[count].len();
+            count += 1;
+        }
+        out.push(count);
+    }
+    out
 }
 
 const STOP: &[&str] = &[
