@@ -10,22 +10,53 @@ use super::wrap::wrap_line;
 pub fn turn_lines(turn: &Turn, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width.max(1));
     let mut out = Vec::new();
-    let prompt_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
-    for (i, text) in turn.prompt.lines().enumerate() {
-        let marker = if i == 0 { "› " } else { "  " };
-        let line = Line::from(vec![
-            Span::styled(marker, prompt_style),
-            Span::styled(text.to_owned(), prompt_style),
-        ]);
-        wrap_line(&line, width, &mut out);
-    }
-    out.push(Line::default());
+    prompt_lines(&turn.prompt, width, &mut out);
     markdown_lines(&turn.answer, width, &mut out);
     if let Some(line) = ending(&turn.phase) {
         wrap_line(&line, width, &mut out);
     }
     out.push(Line::default());
     out
+}
+
+/// The prompt as it heads a turn, then a blank line.
+pub fn prompt_lines(prompt: &str, width: usize, out: &mut Vec<Line<'static>>) {
+    let prompt_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    for (i, text) in prompt.lines().enumerate() {
+        let marker = if i == 0 { "› " } else { "  " };
+        let line = Line::from(vec![
+            Span::styled(marker, prompt_style),
+            Span::styled(text.to_owned(), prompt_style),
+        ]);
+        wrap_line(&line, width, out);
+    }
+    out.push(Line::default());
+}
+
+/// Where the complete markdown blocks of a growing text end: just after the last blank line
+/// outside a code fence, scanning on from an earlier [`BlockScan`] so each byte is read once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BlockScan {
+    /// Bytes of whole lines already scanned.
+    scanned: usize,
+    in_fence: bool,
+    /// The end of the last complete block found so far.
+    pub stable: usize,
+}
+
+impl BlockScan {
+    pub fn advance(&mut self, text: &str) {
+        while let Some(nl) = text.get(self.scanned..).and_then(|rest| rest.find('\n')) {
+            let line = &text[self.scanned..self.scanned + nl];
+            self.scanned += nl + 1;
+            let trimmed = line.trim_start();
+            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+                self.in_fence = !self.in_fence;
+            } else if !self.in_fence && line.trim().is_empty() {
+                self.stable = self.scanned;
+            }
+        }
+    }
 }
 
 /// Markdown to wrapped lines via tui-markdown (headings, lists, emphasis, highlighted code).

@@ -1,19 +1,26 @@
-//! A pane's render cache: wrapped lines of finished turns kept, only the streaming turn re-rendered.
+//! A pane's render cache: wrapped lines of finished turns kept, and of the streaming turn only
+//! the block still being written is re-rendered, so a frame costs the same however long it gets.
 
 use ratatui::text::Line;
 
-use super::markdown::turn_lines;
+use super::markdown::{markdown_lines, prompt_lines, turn_lines, BlockScan};
 use super::pane::Turn;
 
-/// Lines of finished turns (`done`) plus the lines of the turn in flight (`tail`), at `width`.
+/// Lines of finished turns (`done`), then the turn in flight: its prompt and complete markdown
+/// blocks (`stable`, rendered when a block completes) and the block being written (`live`,
+/// rendered at most once per frame).
 #[derive(Debug, Default)]
 pub struct PaneView {
     width: u16,
     /// How many turns `done` holds.
     done_turns: usize,
     done: Vec<Line<'static>>,
-    tail: Vec<Line<'static>>,
-    /// The turn in flight changed since `tail` was built.
+    stable: Vec<Line<'static>>,
+    live: Vec<Line<'static>>,
+    scan: BlockScan,
+    /// How many bytes of the answer `stable` renders; `None` until the turn's prompt is in.
+    stable_bytes: Option<usize>,
+    /// The turn in flight changed since `live` was built.
     pub stale: bool,
 }
 
@@ -37,16 +44,48 @@ impl PaneView {
             self.stale = true;
         }
         if self.stale {
-            self.tail = turns
-                .get(finished)
-                .map(|t| turn_lines(t, width))
-                .unwrap_or_default();
+            match turns.get(finished) {
+                Some(turn) => self.render_in_flight(turn),
+                None => self.forget_in_flight(),
+            }
             self.stale = false;
         }
     }
 
+    fn forget_in_flight(&mut self) {
+        self.stable.clear();
+        self.live.clear();
+        self.scan = BlockScan::default();
+        self.stable_bytes = None;
+    }
+
+    /// Re-render the complete blocks only when another one completed (a few times per answer),
+    /// and the block being written every time (it is short).
+    fn render_in_flight(&mut self, turn: &Turn) {
+        let width = usize::from(self.width.max(1));
+        if self.stable_bytes.is_none() || turn.answer.len() < self.scan.stable {
+            self.forget_in_flight();
+        }
+        self.scan.advance(&turn.answer);
+        let cut = self.scan.stable;
+        if self.stable_bytes != Some(cut) {
+            self.stable.clear();
+            prompt_lines(&turn.prompt, width, &mut self.stable);
+            markdown_lines(&turn.answer[..cut], width, &mut self.stable);
+            self.stable_bytes = Some(cut);
+        }
+        self.live.clear();
+        let rest = &turn.answer[cut..];
+        if cut > 0 && !rest.trim().is_empty() {
+            // The blank line between blocks that rendering them apart leaves out.
+            self.live.push(Line::default());
+        }
+        markdown_lines(rest, width, &mut self.live);
+        self.live.push(Line::default());
+    }
+
     pub fn len(&self) -> usize {
-        self.done.len() + self.tail.len()
+        self.done.len() + self.stable.len() + self.live.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -61,8 +100,63 @@ impl PaneView {
     pub fn lines(&self, start: usize, count: usize) -> impl Iterator<Item = &Line<'static>> {
         self.done
             .iter()
-            .chain(self.tail.iter())
+            .chain(self.stable.iter())
+            .chain(self.live.iter())
             .skip(start)
             .take(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::pane::Turn;
+
+    fn text(view: &PaneView) -> Vec<String> {
+        view.lines(0, usize::MAX).map(|l| l.to_string()).collect()
+    }
+
+    fn streaming(answer: &str) -> Turn {
+        let mut turn = Turn::new("q", 1, std::time::Instant::now());
+        turn.answer = answer.to_owned();
+        turn
+    }
+
+    #[test]
+    fn block_scan_ends_blocks_at_blank_lines_outside_fences() {
+        let text = "para one\n\n```\ncode\n\nmore\n```\n\ntail";
+        let mut scan = BlockScan::default();
+        scan.advance(text);
+        assert_eq!(
+            &text[..scan.stable],
+            "para one\n\n```\ncode\n\nmore\n```\n\n"
+        );
+        let mut split = BlockScan::default();
+        for end in [3, 11, 20, text.len()] {
+            split.advance(&text[..end]);
+        }
+        assert_eq!(split, scan, "scanning in pieces finds the same blocks");
+    }
+
+    #[test]
+    fn a_streaming_turn_renders_like_the_whole_text() {
+        let answer =
+            "First paragraph, with *emphasis*.\n\n```rust\nfn main() {}\n\n```\n\nLast line";
+        let mut view = PaneView::default();
+        let mut turns = vec![streaming("")];
+        for end in 1..=answer.len() {
+            if !answer.is_char_boundary(end) {
+                continue;
+            }
+            turns[0].answer = answer[..end].to_owned();
+            view.stale = true;
+            view.refresh(&turns, 40);
+        }
+        let whole: Vec<String> = turn_lines(&turns[0], 40)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert_eq!(text(&view), whole);
+        assert_eq!(view.stable_bytes, Some(answer.find("Last").unwrap()));
     }
 }

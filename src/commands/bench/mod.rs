@@ -1,0 +1,168 @@
+//! `paddock bench`: repeated requests with concurrency per provider; percentiles and achieved throughput.
+//!
+//! [`run_bench`] measures (C workers per provider share that provider's [`Client`], hence its
+//! limiter); [`ProviderStats::from_samples`] reduces samples to numbers; [`render_table`],
+//! [`to_json`] and [`to_csv`] format them. Each part is testable on its own.
+
+mod measure;
+mod report;
+mod stats;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::cli::BenchArgs;
+use crate::client::Client;
+
+use super::table::{bar, StatusLine};
+use super::{build_request, read_prompt, Failure, Workspace, EXIT_FAILED};
+
+pub use measure::{run_bench, BenchProgress, BenchTarget};
+pub use report::{render_table, to_csv, to_json};
+pub use stats::{BenchReport, ProviderStats, Sample, Spread};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutFormat {
+    Json,
+    Csv,
+}
+
+fn out_format(path: &Path) -> Result<OutFormat, Failure> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("json") => Ok(OutFormat::Json),
+        Some("csv") => Ok(OutFormat::Csv),
+        _ => Err(Failure::usage(format!(
+            "--out {}: the file name must end in .json or .csv.",
+            path.display()
+        ))),
+    }
+}
+
+/// `bench [######------------------] 12/48 · 1 failed · 3.2 s`
+fn progress_line(done: u64, total: u64, failed: u64, elapsed: Duration) -> String {
+    let failed = if failed > 0 {
+        format!(" · {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "bench {} {done}/{total}{failed} · {:.1} s",
+        bar(done, total, 24),
+        elapsed.as_secs_f64()
+    )
+}
+
+fn read_prompts(args: &BenchArgs) -> Result<Vec<String>, Failure> {
+    let Some(path) = &args.prompt_file else {
+        return Ok(vec![read_prompt(&args.prompt)?]);
+    };
+    if !args.prompt.is_empty() {
+        return Err(Failure::usage(
+            "give the prompt either as arguments or with --prompt-file, not both.",
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot read the prompt file {} ({e}).",
+            path.display()
+        ))
+    })?;
+    let prompts: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if prompts.is_empty() {
+        return Err(Failure::usage(format!(
+            "the prompt file {} has no prompts (one per line).",
+            path.display()
+        )));
+    }
+    Ok(prompts)
+}
+
+pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
+    if args.runs == 0 || args.concurrency == 0 {
+        return Err(Failure::usage(
+            "--runs and --concurrency must be at least 1.",
+        ));
+    }
+    let format = args.out.as_deref().map(out_format).transpose()?;
+    let providers = ws.pick_many(&args.providers)?;
+    let prompts = read_prompts(args)?;
+    let mut targets = Vec::with_capacity(providers.len());
+    for p in &providers {
+        targets.push(BenchTarget {
+            client: Client::new(p)?,
+            request: build_request(p, &args.request, ""),
+        });
+    }
+    let status = Arc::new(StatusLine::stderr());
+    let counts = Arc::new(std::sync::Mutex::new((
+        0,
+        targets.len() as u64 * u64::from(args.runs),
+        0,
+    )));
+    // Redraw a few times a second so the clock moves while requests are slow.
+    let ticker = tokio::spawn({
+        let (status, counts, started) = (Arc::clone(&status), Arc::clone(&counts), Instant::now());
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tick.tick().await;
+                let (done, total, failed) = *counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                status.set(progress_line(done, total, failed, started.elapsed()));
+            }
+        }
+    });
+    let report = run_bench(targets, &prompts, args.runs, args.concurrency, |p| {
+        ws.request_log.record(p.outcome);
+        *counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (p.done, p.total, p.failed);
+    })
+    .await;
+    ticker.abort();
+    let _ = ticker.await;
+    status.clear();
+    print!("{}", render_table(&report));
+    if let (Some(path), Some(format)) = (&args.out, format) {
+        write_out(path, format, &report)?;
+    }
+    let dead: Vec<&str> = report
+        .providers
+        .iter()
+        .filter(|p| p.ok == 0)
+        .map(|p| p.provider.as_str())
+        .collect();
+    if dead.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            message: format!("every request failed for {}.", dead.join(", ")),
+            code: EXIT_FAILED,
+        })
+    }
+}
+
+/// Write the report to `--out` in the format its extension named.
+fn write_out(path: &Path, format: OutFormat, report: &BenchReport) -> Result<(), Failure> {
+    let text = match format {
+        OutFormat::Json => to_json(report)
+            .map_err(|e| Failure::failed(format!("could not encode the report as JSON ({e}).")))?,
+        OutFormat::Csv => to_csv(report),
+    };
+    std::fs::write(path, text)
+        .map_err(|e| Failure::failed(format!("cannot write {} ({e}).", path.display())))
+}

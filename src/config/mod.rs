@@ -1,0 +1,160 @@
+//! Configuration: raw TOML becomes a validated [`Config`] of providers, with defaults, env and key sources.
+
+mod keys;
+mod prices;
+mod raw;
+mod suggest;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::provider::{Endpoint, MaxTokensField, Protocol, Usage};
+
+pub use keys::KeySource;
+pub use prices::{format_cost, Price, Prices};
+pub use raw::{parse_file, parse_str};
+pub use suggest::{did_you_mean, edit_distance};
+
+pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
+pub const ANTHROPIC_DEFAULT_BASE: &str = "https://api.anthropic.com";
+pub const OPENAI_DEFAULT_MODEL: &str = "gpt-4o-mini";
+pub const ANTHROPIC_DEFAULT_MODEL: &str = "claude-3-5-haiku-latest";
+
+/// One provider, validated.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub protocol: Protocol,
+    pub model: String,
+    pub base_url: String,
+    pub key_source: KeySource,
+    /// Resolved lazily by [`ProviderConfig::resolve_key`]; inline keys are stored here.
+    pub inline_key: Option<SecretString>,
+    pub requests_per_minute: Option<u32>,
+    pub tokens_per_minute: Option<u64>,
+    pub max_retries: u32,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub max_tokens_field: MaxTokensField,
+    pub system: Option<String>,
+    /// Served by paddock's own simulated server (the demo); shown as such in the UI.
+    pub simulated: bool,
+    pub connect_timeout: Duration,
+    /// Longest silence allowed while reading a response (an idle timeout, not a total deadline).
+    pub read_timeout: Duration,
+}
+
+impl ProviderConfig {
+    /// A provider with defaults for everything but name, protocol, model and base URL.
+    pub fn new(name: &str, protocol: Protocol, model: &str, base_url: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            protocol,
+            model: model.to_owned(),
+            base_url: base_url.to_owned(),
+            key_source: KeySource::None,
+            inline_key: None,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            max_retries: 2,
+            temperature: None,
+            max_tokens: None,
+            max_tokens_field: MaxTokensField::MaxTokens,
+            system: None,
+            simulated: false,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+        }
+    }
+
+    pub fn endpoint(&self, api_key: Option<SecretString>) -> Endpoint {
+        Endpoint {
+            protocol: self.protocol,
+            base_url: self.base_url.clone(),
+            api_key,
+            max_tokens_field: self.max_tokens_field,
+        }
+    }
+}
+
+/// Everything paddock was configured with.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub providers: Vec<ProviderConfig>,
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// Per-model prices from `[prices."MODEL"]`.
+    pub prices: Prices,
+    /// Things worth telling the user that do not stop paddock (one sentence each), e.g. an inline
+    /// key in a file others can read. Headless commands print them to stderr.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Cost in US dollars of `usage` on `model`, from the config's `[prices]` table.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
+        self.prices.cost(model, usage)
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.providers.iter().map(|p| p.name.as_str()).collect()
+    }
+}
+
+/// The platform config path, e.g. `~/.config/paddock/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "paddock").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Load from `path` (explicit: must exist) or the platform default (optional), then add the
+/// built-in `openai` and `anthropic` providers unless the file defines those names.
+pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
+    let (path, required) = match explicit {
+        Some(p) => (Some(p.to_path_buf()), true),
+        None => (default_path(), false),
+    };
+    let mut config = match &path {
+        Some(p) if required || p.exists() => parse_file(p)?,
+        _ => Config::default(),
+    };
+    for builtin in builtins() {
+        if config.provider(&builtin.name).is_none() {
+            config.providers.push(builtin);
+        }
+    }
+    Ok(config)
+}
+
+/// The two providers that exist with no config at all, following the official SDK conventions.
+pub fn builtins() -> Vec<ProviderConfig> {
+    let env_or = |var: &str, default: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let mut openai = ProviderConfig::new(
+        "openai",
+        Protocol::OpenAi,
+        &env_or("OPENAI_MODEL", OPENAI_DEFAULT_MODEL),
+        &env_or("OPENAI_BASE_URL", OPENAI_DEFAULT_BASE),
+    );
+    openai.key_source = KeySource::Env("OPENAI_API_KEY".into());
+    let mut anthropic = ProviderConfig::new(
+        "anthropic",
+        Protocol::Anthropic,
+        &env_or("ANTHROPIC_MODEL", ANTHROPIC_DEFAULT_MODEL),
+        &env_or("ANTHROPIC_BASE_URL", ANTHROPIC_DEFAULT_BASE),
+    );
+    anthropic.key_source = KeySource::Env("ANTHROPIC_API_KEY".into());
+    vec![openai, anthropic]
+}

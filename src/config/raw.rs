@@ -1,0 +1,212 @@
+//! Raw TOML to a validated [`Config`]: parsing, one-line errors with line numbers, "did you mean".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::keys::inline_key_warning;
+use super::suggest::did_you_mean;
+use super::{
+    Config, KeySource, Price, Prices, ProviderConfig, ANTHROPIC_DEFAULT_BASE, OPENAI_DEFAULT_BASE,
+};
+use crate::provider::{MaxTokensField, Protocol};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    provider: Vec<RawProvider>,
+    #[serde(default)]
+    prices: BTreeMap<String, Price>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: Spanned<String>,
+    kind: Protocol,
+    model: String,
+    base_url: Option<Spanned<String>>,
+    api_key_env: Option<String>,
+    api_key_cmd: Option<String>,
+    api_key: Option<String>,
+    requests_per_minute: Option<u32>,
+    tokens_per_minute: Option<u64>,
+    max_retries: Option<u32>,
+    temperature: Option<f32>,
+    max_tokens: Option<u32>,
+    max_tokens_field: Option<MaxTokensField>,
+    system: Option<String>,
+    connect_timeout_secs: Option<f64>,
+    read_timeout_secs: Option<f64>,
+}
+
+/// Parse a config file. Errors name the file and say what to fix; warnings (an inline key in a
+/// file others can read) go in [`Config::warnings`].
+pub fn parse_file(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read config file {}: {e}; create it with `paddock init` or pass --config.",
+            path.display()
+        )
+    })?;
+    let mut config =
+        parse_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    config.path = Some(path.to_path_buf());
+    if let Some(w) = inline_key_warning(path, &config) {
+        config.warnings.push(w);
+    }
+    Ok(config)
+}
+
+pub fn parse_str(text: &str) -> Result<Config, String> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(&e, text))?;
+    let mut providers = Vec::new();
+    for p in raw.provider {
+        if providers
+            .iter()
+            .any(|q: &ProviderConfig| q.name == *p.name.get_ref())
+        {
+            return Err(format!(
+                "line {}: provider name \"{}\" is used twice; give each provider its own name.",
+                line_of(text, p.name.span().start),
+                p.name.get_ref()
+            ));
+        }
+        providers.push(validate(p, text)?);
+    }
+    for (model, price) in &raw.prices {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !(ok(price.input) && ok(price.output)) {
+            return Err(format!(
+                "prices.\"{model}\": input and output must be numbers of 0 or more (US dollars per million tokens)."
+            ));
+        }
+    }
+    Ok(Config {
+        providers,
+        prices: Prices(raw.prices),
+        ..Config::default()
+    })
+}
+
+/// 1-based line of byte offset `at`.
+fn line_of(text: &str, at: usize) -> usize {
+    let mut end = at.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].matches('\n').count() + 1
+}
+
+/// toml's error is multi-line with a source excerpt; keep the location and the message, and turn
+/// an unknown key into a "did you mean" sentence.
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().trim_end_matches('.').replace('\n', " ");
+    let Some(span) = e.span() else {
+        return format!("{msg}; fix it and try again.");
+    };
+    let line = line_of(text, span.start);
+    if let Some(sentence) = unknown_key_sentence(&msg, text, line) {
+        return format!("line {line}: {sentence}");
+    }
+    format!("line {line}: {msg}; fix it and try again.")
+}
+
+/// serde says "unknown field `modle`, expected one of `name`, `kind`, ..."; say which table it
+/// is in and suggest the closest known key.
+fn unknown_key_sentence(msg: &str, text: &str, line: usize) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field ")?;
+    let quoted: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let (key, known) = quoted.split_first()?;
+    let table = enclosing_table(text, line)
+        .map(|t| format!(" in {t}"))
+        .unwrap_or_else(|| " at the top level".to_owned());
+    Some(match did_you_mean(key, known) {
+        Some(best) => format!("unknown key `{key}`{table}; did you mean `{best}`?"),
+        None if known.is_empty() => format!("unknown key `{key}`{table}; remove it."),
+        None => format!(
+            "unknown key `{key}`{table}; known keys: {} (see config.example.toml).",
+            known.join(", ")
+        ),
+    })
+}
+
+/// The `[table]` or `[[array]]` header above `line`, if any.
+fn enclosing_table(text: &str, line: usize) -> Option<&str> {
+    // When the unknown key is a table header itself (`[[providers]]`), it sits in the one above.
+    let on_header = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .is_some_and(|l| l.trim_start().starts_with('['));
+    text.lines()
+        .take(if on_header { line - 1 } else { line })
+        .map(str::trim)
+        .filter(|l| l.starts_with('['))
+        .last()
+        .map(|l| {
+            let end = l.rfind(']').map_or(l.len(), |i| i + 1);
+            &l[..end]
+        })
+}
+
+fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
+    let line = line_of(text, p.name.span().start);
+    let raw_name = p.name.into_inner();
+    let name = raw_name.trim();
+    if name.is_empty() || name.contains(',') || name.contains(char::is_whitespace) {
+        return Err(format!(
+            "line {line}: provider name \"{raw_name}\" must be non-empty, with no spaces or commas."
+        ));
+    }
+    let default_base = match p.kind {
+        Protocol::OpenAi => OPENAI_DEFAULT_BASE,
+        Protocol::Anthropic => ANTHROPIC_DEFAULT_BASE,
+    };
+    let base_url = match p.base_url {
+        Some(url) => {
+            let url_line = line_of(text, url.span().start);
+            let url = url.into_inner();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "line {url_line}: provider \"{name}\": base_url \"{url}\" must start with http:// or https://."
+                ));
+            }
+            url
+        }
+        None => default_base.to_owned(),
+    };
+    let mut cfg = ProviderConfig::new(name, p.kind, &p.model, &base_url);
+    cfg.key_source = match (p.api_key_env, p.api_key_cmd, p.api_key) {
+        (Some(var), None, None) => KeySource::Env(var),
+        (None, Some(cmd), None) => KeySource::Command(cmd),
+        (None, None, Some(key)) => {
+            cfg.inline_key = Some(SecretString::from(key));
+            KeySource::Inline
+        }
+        (None, None, None) => KeySource::None,
+        _ => {
+            return Err(format!(
+                "line {line}: provider \"{name}\": set only one of api_key_env, api_key_cmd and api_key."
+            ))
+        }
+    };
+    cfg.requests_per_minute = p.requests_per_minute.filter(|&n| n > 0);
+    cfg.tokens_per_minute = p.tokens_per_minute.filter(|&n| n > 0);
+    cfg.max_retries = p.max_retries.unwrap_or(cfg.max_retries);
+    cfg.temperature = p.temperature;
+    cfg.max_tokens = p.max_tokens;
+    cfg.max_tokens_field = p.max_tokens_field.unwrap_or_default();
+    cfg.system = p.system;
+    if let Some(s) = p.connect_timeout_secs.filter(|s| s.is_finite() && *s > 0.0) {
+        cfg.connect_timeout = Duration::from_secs_f64(s);
+    }
+    if let Some(s) = p.read_timeout_secs.filter(|s| s.is_finite() && *s > 0.0) {
+        cfg.read_timeout = Duration::from_secs_f64(s);
+    }
+    Ok(cfg)
+}

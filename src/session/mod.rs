@@ -1,0 +1,270 @@
+//! Sessions: a race or chat kept on disk as JSON, saved atomically so a crash never loses a finished answer.
+//!
+//! A [`Session`] is plain data with pure mutators ([`Session::begin_answer`],
+//! [`Session::append_partial`], [`Session::finish_answer`]); [`Session::save`] writes it with a
+//! temp file + fsync + rename + directory fsync, so a reader (or a process killed with SIGKILL)
+//! sees either the previous complete file or the new one, never a mix. [`Autosave`] decides when
+//! a streaming answer is worth saving again (a policy taking `now`, so it tests without sleeping),
+//! and [`Recorder`] ties both to the client's events for the headless commands.
+
+mod recorder;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::Outcome;
+use crate::config::ProviderConfig;
+use crate::provider::{Message, Protocol};
+
+pub use recorder::{Autosave, Recorder, AUTOSAVE_EVERY};
+pub use store::{default_dir, last_id, Listing};
+
+/// The version written in every file; a newer paddock can still read older sessions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A race (several providers) or a chat (one), turn by turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub version: u32,
+    /// Sortable: `20261126-114233-ab12` (UTC time, then 4 random hex digits).
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub providers: Vec<ProviderTranscript>,
+}
+
+/// One provider's side of a session: its own conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderTranscript {
+    pub name: String,
+    pub model: String,
+    pub protocol: Protocol,
+    pub turns: Vec<Turn>,
+}
+
+/// One prompt and this provider's answer to it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Turn {
+    pub prompt: String,
+    pub answer: String,
+    /// False while the answer streams; an answer cut off by a crash stays false on disk.
+    pub complete: bool,
+    pub metrics: TurnMetrics,
+}
+
+/// What the request reported, as `ask --json` names it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TurnMetrics {
+    pub ttft_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub finish_reason: Option<String>,
+    pub retries: u32,
+    /// The error kind (`rate_limit`, `stream_interrupted`, ...) when the request failed.
+    pub error: Option<String>,
+    /// US dollars, when the config has a price for the model.
+    pub cost_usd: Option<f64>,
+}
+
+impl Turn {
+    /// A finished answer that succeeded: the only kind that goes back into the conversation.
+    pub fn succeeded(&self) -> bool {
+        self.complete && self.metrics.error.is_none()
+    }
+}
+
+/// Who is answering: what a session records about a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRef {
+    pub name: String,
+    pub model: String,
+    pub protocol: Protocol,
+}
+
+impl ProviderRef {
+    pub fn new(name: &str, model: &str, protocol: Protocol) -> Self {
+        Self {
+            name: name.to_owned(),
+            model: model.to_owned(),
+            protocol,
+        }
+    }
+
+    /// The provider as configured, with `model` overriding its configured model (e.g. `-m`).
+    pub fn of(p: &ProviderConfig, model: Option<&str>) -> Self {
+        Self::new(&p.name, model.unwrap_or(&p.model), p.protocol)
+    }
+}
+impl TurnMetrics {
+    pub fn of(o: &Outcome, cost_usd: Option<f64>) -> Self {
+        // The same numbers, rounded the same way, as `ask --json` reports for this outcome.
+        let json = o.to_json();
+        Self {
+            ttft_ms: json.ttft_ms,
+            latency_ms: Some(json.latency_ms),
+            input_tokens: o.usage.input_tokens,
+            output_tokens: o.usage.output_tokens,
+            finish_reason: o.finish_reason.clone(),
+            retries: o.retries,
+            error: o.error.as_ref().map(|e| e.kind.as_str().to_owned()),
+            cost_usd,
+        }
+    }
+}
+
+/// A new, sortable session id from a UTC time and 16 random bits.
+pub fn new_id(now: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        rand::random::<u16>()
+    )
+}
+
+/// Ids are file names: letters, digits and dashes only, so an id can never name another path.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl Session {
+    /// An empty session created now.
+    pub fn new() -> Self {
+        let now = time::OffsetDateTime::now_utc();
+        let created = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Self::with_id(&new_id(now), &created)
+    }
+
+    /// An empty session with a given id and creation time (tests and imports).
+    pub fn with_id(id: &str, created: &str) -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            id: id.to_owned(),
+            created: created.to_owned(),
+            providers: Vec::new(),
+        }
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderTranscript> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    fn provider_mut(&mut self, name: &str) -> Option<&mut ProviderTranscript> {
+        self.providers.iter_mut().find(|p| p.name == name)
+    }
+
+    /// Add `provider` (or update its model) without starting a turn.
+    pub fn add_provider(&mut self, provider: &ProviderRef) -> &mut ProviderTranscript {
+        let idx = match self.providers.iter().position(|p| p.name == provider.name) {
+            Some(i) => i,
+            None => {
+                self.providers.push(ProviderTranscript {
+                    name: provider.name.clone(),
+                    model: provider.model.clone(),
+                    protocol: provider.protocol,
+                    turns: Vec::new(),
+                });
+                self.providers.len() - 1
+            }
+        };
+        let p = &mut self.providers[idx];
+        p.model.clone_from(&provider.model);
+        p.protocol = provider.protocol;
+        p
+    }
+
+    /// Start a turn: `prompt` sent to `provider`, answer empty and incomplete.
+    pub fn begin_answer(&mut self, provider: &ProviderRef, prompt: &str) {
+        self.add_provider(provider).turns.push(Turn {
+            prompt: prompt.to_owned(),
+            ..Turn::default()
+        });
+    }
+
+    /// Text that just streamed in for `provider`'s open turn. Ignored when no turn is open.
+    pub fn append_partial(&mut self, provider: &str, text: &str) {
+        if let Some(turn) = self.open_turn(provider) {
+            turn.answer.push_str(text);
+        }
+    }
+
+    /// The request ended: the outcome's text replaces the streamed text, and the turn is complete.
+    pub fn finish_answer(&mut self, provider: &str, outcome: &Outcome, cost_usd: Option<f64>) {
+        if let Some(turn) = self.open_turn(provider) {
+            turn.answer.clone_from(&outcome.content);
+            turn.metrics = TurnMetrics::of(outcome, cost_usd);
+            turn.complete = true;
+        }
+    }
+
+    fn open_turn(&mut self, provider: &str) -> Option<&mut Turn> {
+        self.provider_mut(provider)?
+            .turns
+            .last_mut()
+            .filter(|t| !t.complete)
+    }
+
+    /// The messages to send before a new prompt so `provider`'s conversation continues: the
+    /// user/assistant pairs of its answers that finished without error, oldest first.
+    pub fn history(&self, provider: &str) -> Vec<Message> {
+        let Some(p) = self.provider(provider) else {
+            return Vec::new();
+        };
+        p.turns
+            .iter()
+            .filter(|t| t.succeeded())
+            .flat_map(|t| [Message::user(&t.prompt), Message::assistant(&t.answer)])
+            .collect()
+    }
+
+    /// The first prompt of the session, for listings.
+    pub fn first_prompt(&self) -> Option<&str> {
+        self.providers
+            .iter()
+            .filter_map(|p| p.turns.first())
+            .map(|t| t.prompt.as_str())
+            .next()
+    }
+
+    /// Input plus output tokens over every turn, as reported.
+    pub fn total_tokens(&self) -> u64 {
+        self.turns()
+            .map(|t| t.metrics.input_tokens.unwrap_or(0) + t.metrics.output_tokens.unwrap_or(0))
+            .sum()
+    }
+
+    /// Summed cost, when at least one turn was priced.
+    pub fn total_cost(&self) -> Option<f64> {
+        let costs: Vec<f64> = self.turns().filter_map(|t| t.metrics.cost_usd).collect();
+        (!costs.is_empty()).then(|| costs.iter().sum())
+    }
+
+    /// The most turns any provider has.
+    pub fn turn_count(&self) -> usize {
+        self.providers
+            .iter()
+            .map(|p| p.turns.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn turns(&self) -> impl Iterator<Item = &Turn> {
+        self.providers.iter().flat_map(|p| p.turns.iter())
+    }
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}

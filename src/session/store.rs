@@ -1,0 +1,194 @@
+//! Sessions on disk: atomic save, load with one-sentence errors, listing and lookup by id.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{valid_id, Session, FORMAT_VERSION};
+
+impl Session {
+    /// `dir/ID.json`.
+    pub fn path_in(&self, dir: &Path) -> PathBuf {
+        dir.join(format!("{}.json", self.id))
+    }
+
+    /// Write `dir/ID.json` atomically: a crash at any moment leaves the old file or the new one.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, String> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| format!("could not encode session {} ({e}).", self.id))?;
+        let path = self.path_in(dir);
+        write_atomic(dir, &path, &json).map_err(|e| {
+            format!(
+                "could not save session file {} ({e}); check that the directory is writable.",
+                path.display()
+            )
+        })?;
+        Ok(path)
+    }
+
+    /// Read a session file. Errors are one sentence naming the file and the problem; the file is
+    /// never touched.
+    pub fn load(path: &Path) -> Result<Session, String> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read session file {} ({e}).", path.display()))?;
+        let session: Session = serde_json::from_slice(&bytes).map_err(|e| {
+            let problem = match e.classify() {
+                serde_json::error::Category::Eof => format!(
+                    "is truncated (it ends at line {} column {})",
+                    e.line(),
+                    e.column()
+                ),
+                serde_json::error::Category::Syntax => format!(
+                    "is not valid JSON (line {} column {})",
+                    e.line(),
+                    e.column()
+                ),
+                _ => format!("is not a paddock session ({e})"),
+            };
+            format!(
+                "session file {} {problem}; it was left as it is — fix or delete it.",
+                path.display()
+            )
+        })?;
+        if session.version > FORMAT_VERSION {
+            return Err(format!(
+                "session file {} has format version {}, newer than this paddock reads ({FORMAT_VERSION}); upgrade paddock.",
+                path.display(),
+                session.version
+            ));
+        }
+        Ok(session)
+    }
+
+    /// Every session in `dir`, newest first, and one sentence per file that could not be read.
+    /// A missing directory is an empty list.
+    pub fn list(dir: &Path) -> Listing {
+        let mut listing = Listing::default();
+        for path in session_files(dir) {
+            match Session::load(&path) {
+                Ok(s) => listing.sessions.push(s),
+                Err(e) => listing.problems.push(e),
+            }
+        }
+        listing
+    }
+
+    /// Find a session in `dir` by its id or a unique prefix of it; `last` is the newest.
+    pub fn find(dir: &Path, id: &str) -> Result<Session, String> {
+        if id == "last" {
+            let last = last_id(dir).ok_or_else(|| {
+                format!(
+                    "there are no saved sessions in {} yet; `paddock ask` saves one per conversation.",
+                    dir.display()
+                )
+            })?;
+            return Session::load(&dir.join(format!("{last}.json")));
+        }
+        if !valid_id(id) {
+            return Err(format!(
+                "\"{id}\" is not a session id (letters, digits and dashes); see `paddock sessions`."
+            ));
+        }
+        let exact = dir.join(format!("{id}.json"));
+        if exact.is_file() {
+            return Session::load(&exact);
+        }
+        let matches: Vec<PathBuf> = session_files(dir)
+            .into_iter()
+            .filter(|p| file_id(p).is_some_and(|f| f.starts_with(id)))
+            .collect();
+        match matches.as_slice() {
+            [one] => Session::load(one),
+            [] => Err(format!(
+                "no session \"{id}\" in {}; see `paddock sessions`.",
+                dir.display()
+            )),
+            _ => Err(format!(
+                "\"{id}\" matches {} sessions; give more of the id (see `paddock sessions`).",
+                matches.len()
+            )),
+        }
+    }
+}
+
+/// What [`Session::list`] found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub sessions: Vec<Session>,
+    pub problems: Vec<String>,
+}
+
+/// Where sessions live: `paths::data_dir()/sessions` (e.g. `~/.local/share/paddock/sessions`).
+pub fn default_dir() -> Option<PathBuf> {
+    crate::paths::data_dir().map(|d| d.join("sessions"))
+}
+
+/// The newest session's id in `dir`, for `--resume` with no id.
+pub fn last_id(dir: &Path) -> Option<String> {
+    session_files(dir)
+        .first()
+        .and_then(|p| file_id(p))
+        .map(str::to_owned)
+}
+
+fn file_id(path: &Path) -> Option<&str> {
+    path.file_stem()?.to_str()
+}
+
+/// `*.json` files with valid ids, newest (greatest id) first. Temp files start with a dot.
+fn session_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| file_id(p).is_some_and(valid_id))
+        .collect();
+    files.sort_by(|a, b| b.file_name().cmp(&a.file_name()));
+    files
+}
+
+/// Temp file in the same directory, write, fsync, rename over `path`, fsync the directory.
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.{}.{:08x}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            // Sessions hold prompts and answers: readable by their owner only.
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
