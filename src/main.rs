@@ -10,7 +10,7 @@ fn main() {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let _log = paddock::logging::init(cli.global.log_file.as_deref());
-    let runtime = match build_runtime(cli.command.as_ref()) {
+    let runtime = match build_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock: cannot start the async runtime ({e}).");
@@ -26,18 +26,15 @@ fn main() {
     }
 }
 
-/// `ask` streams one response: a single-threaded runtime keeps the HTTP connection task and
-/// the decoder on one thread, with no cross-thread wake-up per chunk (about half the CPU per
-/// chunk, see scripts/measure-ask.sh). Races, benchmarks and the TUI get a thread per core.
-fn build_runtime(command: Option<&Command>) -> std::io::Result<tokio::runtime::Runtime> {
-    match command {
-        Some(Command::Ask(_)) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        _ => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
-    }
+/// One thread runs everything. Streams are I/O-bound and decoding a chunk takes a couple of
+/// microseconds, while waking another thread for every chunk (connection task, stream task, UI)
+/// costs far more: on one thread `ask` spends about half the CPU per chunk and the TUI about a
+/// third (scripts/measure-ask.sh, scripts/measure-tui.sh). Blocking work (session files, key
+/// commands) still goes to tokio's blocking pool.
+fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// The workspace for a headless command, its config warnings printed to stderr (one line each).

@@ -24,8 +24,9 @@ use super::picker::Picker;
 use super::tasks::Tagged;
 use super::ui::layout::{screen, LayoutParams, Screen};
 
-/// Frames are drawn at most this often; the first change after a quiet spell draws at once.
-pub const FRAME: Duration = Duration::from_millis(16);
+/// Frames are drawn at most this often (30 per second: text streams smoothly at that rate and
+/// each frame costs a full diff of the screen); the first change after a quiet spell draws at once.
+pub const FRAME: Duration = Duration::from_millis(33);
 /// How often the limiter is re-read, so the budget moves even when no tokens flow.
 pub const TICK: Duration = Duration::from_millis(100);
 

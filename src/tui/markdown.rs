@@ -39,7 +39,8 @@ pub fn prompt_lines(prompt: &str, width: usize, out: &mut Vec<Line<'static>>) {
 pub struct BlockScan {
     /// Bytes of whole lines already scanned.
     scanned: usize,
-    in_fence: bool,
+    /// Inside a code fence that has not closed yet.
+    pub in_fence: bool,
     /// The end of the last complete block found so far.
     pub stable: usize,
 }
@@ -57,6 +58,20 @@ impl BlockScan {
             }
         }
     }
+}
+
+/// The text with the language taken off its last (still open) code fence, so a code block that
+/// is being written renders plain: highlighting it again every frame would cost more than all
+/// the rest of a frame. It is highlighted once, when it completes.
+pub fn without_open_fence_language(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.rfind("```").or_else(|| text.rfind("~~~")) else {
+        return text.into();
+    };
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    if text[start + 3..line_end].trim().is_empty() {
+        return text.into();
+    }
+    format!("{}{}", &text[..start + 3], &text[line_end..]).into()
 }
 
 /// Markdown to wrapped lines via tui-markdown (headings, lists, emphasis, highlighted code).

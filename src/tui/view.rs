@@ -3,7 +3,9 @@
 
 use ratatui::text::Line;
 
-use super::markdown::{markdown_lines, prompt_lines, turn_lines, BlockScan};
+use super::markdown::{
+    markdown_lines, prompt_lines, turn_lines, without_open_fence_language, BlockScan,
+};
 use super::pane::Turn;
 
 /// Lines of finished turns (`done`), then the turn in flight: its prompt and complete markdown
@@ -80,7 +82,11 @@ impl PaneView {
             // The blank line between blocks that rendering them apart leaves out.
             self.live.push(Line::default());
         }
-        markdown_lines(rest, width, &mut self.live);
+        if self.scan.in_fence {
+            markdown_lines(&without_open_fence_language(rest), width, &mut self.live);
+        } else {
+            markdown_lines(rest, width, &mut self.live);
+        }
         self.live.push(Line::default());
     }
 
@@ -136,6 +142,17 @@ mod tests {
             split.advance(&text[..end]);
         }
         assert_eq!(split, scan, "scanning in pieces finds the same blocks");
+    }
+
+    #[test]
+    fn an_open_fence_loses_its_language_until_it_closes() {
+        assert_eq!(
+            without_open_fence_language("x\n```rust\nfn a() {}\n"),
+            "x\n```\nfn a() {}\n"
+        );
+        assert_eq!(without_open_fence_language("```py"), "```");
+        assert_eq!(without_open_fence_language("```\ncode"), "```\ncode");
+        assert_eq!(without_open_fence_language("no fence"), "no fence");
     }
 
     #[test]
