@@ -181,20 +181,37 @@ impl ApiError {
     }
 }
 
-/// reqwest's Display walks no source chain; the root cause (refused, reset, dns) is what helps.
+/// What went wrong on the wire, in a few words: where we were going and the root cause
+/// (refused, reset, DNS), which is the part of reqwest's error chain that helps a user.
 fn describe_transport(err: &reqwest::Error) -> String {
     use std::error::Error as _;
-    let mut text = err.to_string();
+    let mut root = None;
     let mut source = err.source();
     while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
+        root = Some(cause);
         source = cause.source();
     }
-    text
+    let root = root.map_or_else(|| err.to_string(), |e| e.to_string());
+    let place = err
+        .url()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                format!(
+                    "{h}{}",
+                    u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                )
+            })
+        })
+        .unwrap_or_else(|| "the server".to_owned());
+    if err.is_connect() {
+        format!("cannot connect to {place}: {root}")
+    } else if err.is_timeout() {
+        format!("{place} sent nothing for too long ({root})")
+    } else if err.is_body() || err.is_decode() {
+        format!("the connection to {place} broke while reading the response: {root}")
+    } else {
+        format!("request to {place} failed: {root}")
+    }
 }
 
 /// Classify an HTTP error response from its status, the provider's error type/code and message.
