@@ -218,6 +218,13 @@ async fn connection_refused_is_connection() {
         (e.kind, e.retriable, e.status),
         (ErrorKind::Connection, true, None)
     );
+    // Where it was going and the root cause, without reqwest's nested wrapping.
+    assert!(
+        e.message.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("refused"), "{}", e.message);
 }
 
 #[tokio::test]

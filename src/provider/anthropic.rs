@@ -41,12 +41,11 @@ pub fn body(req: &ChatRequest) -> Value {
             json!({"role": role, "content": m.content})
         })
         .collect();
-    let mut body = json!({
-        "model": req.model,
-        "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-        "messages": messages,
-    });
-    let obj = body.as_object_mut().expect("json! object literal");
+    let mut obj = serde_json::Map::new();
+    obj.insert("model".into(), json!(req.model));
+    let max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    obj.insert("max_tokens".into(), json!(max_tokens));
+    obj.insert("messages".into(), Value::Array(messages));
     if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
         obj.insert("system".into(), json!(system));
     }
@@ -56,7 +55,7 @@ pub fn body(req: &ChatRequest) -> Value {
     if req.stream {
         obj.insert("stream".into(), json!(true));
     }
-    body
+    Value::Object(obj)
 }
 
 pub fn request(

@@ -32,8 +32,9 @@ pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
         };
         messages.push(json!({"role": role, "content": m.content}));
     }
-    let mut body = json!({"model": req.model, "messages": messages});
-    let obj = body.as_object_mut().expect("json! object literal");
+    let mut obj = serde_json::Map::new();
+    obj.insert("model".into(), json!(req.model));
+    obj.insert("messages".into(), Value::Array(messages));
     if let Some(t) = req.temperature {
         obj.insert("temperature".into(), json!(t));
     }
@@ -48,7 +49,7 @@ pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
         obj.insert("stream".into(), json!(true));
         obj.insert("stream_options".into(), json!({"include_usage": true}));
     }
-    body
+    Value::Object(obj)
 }
 
 pub fn request(
