@@ -220,7 +220,8 @@ async fn connection_refused_is_connection() {
     );
     // Where it was going and the root cause, without reqwest's nested wrapping.
     assert!(
-        e.message.starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
+        e.message
+            .starts_with(&format!("cannot connect to 127.0.0.1:{port}: ")),
         "{}",
         e.message
     );
