@@ -105,6 +105,9 @@ pub struct RaceArgs {
     /// One JSON object per provider, one per line.
     #[arg(long)]
     pub json: bool,
+    /// Do not save this race as a session.
+    #[arg(long, env = "PADDOCK_NO_SAVE")]
+    pub no_save: bool,
     /// The prompt; '-' or absent reads stdin.
     pub prompt: Vec<String>,
 }

@@ -127,7 +127,7 @@ async fn race_reports_the_configured_ttft_rate_and_inter_token_latency() {
         assert!(m.chars > 30, "{}: {} chars", o.provider, m.chars);
     }
     // The JSON line carries the same numbers next to the `ask --json` fields.
-    let v: Value = serde_json::from_str(&race::json_line(&outcomes[0]).unwrap()).unwrap();
+    let v: Value = serde_json::from_str(&race::json_line(&outcomes[0], None).unwrap()).unwrap();
     assert_eq!(v["provider"], "o");
     assert_eq!(v["output_tokens"], 30);
     assert_within(
@@ -334,7 +334,7 @@ fn synthetic_outcomes() -> Vec<Outcome> {
 
 #[test]
 fn race_table_format_is_pinned() {
-    let table = race::render_table(&synthetic_outcomes());
+    let table = race::render_table(&synthetic_outcomes(), &[]);
     let want = "\
 provider  model                      TTFT   total  out tok  tok/s  ITL p50  ITL p95  chars  finish  retries  error
 --------  -----------------------  ------  ------  -------  -----  -------  -------  -----  ------  -------  ---------------------
@@ -346,10 +346,25 @@ first token: openai (312 ms) · first to finish: openai (1.83 s) · fastest: ope
 }
 
 #[test]
+fn race_table_shows_cost_only_when_priced() {
+    let table = race::render_table(&synthetic_outcomes(), &[Some(0.00123), None]);
+    let want = "\
+provider  model                      TTFT   total  out tok  tok/s  ITL p50  ITL p95  chars  finish  retries     cost  error
+--------  -----------------------  ------  ------  -------  -----  -------  -------  -----  ------  -------  -------  ---------------------
+openai    gpt-4o-mini              312 ms  1.83 s       41   50.0  20.0 ms  50.0 ms     11  stop          1  $0.0012
+claude    claude-3-5-haiku-latest       -   95 ms        -      -        -        -      0  -             2        -  rate_limit (HTTP 429)
+first token: openai (312 ms) · first to finish: openai (1.83 s) · fastest: openai (50.0 tok/s)
+";
+    assert_eq!(table, want, "\n{table}");
+    let line = race::json_line(&synthetic_outcomes()[0], Some(0.00123)).unwrap();
+    assert!(line.ends_with(",\"cost_usd\":0.00123}"), "{line}");
+}
+
+#[test]
 fn race_json_format_is_pinned() {
     let lines: Vec<String> = synthetic_outcomes()
         .iter()
-        .map(|o| race::json_line(o).unwrap())
+        .map(|o| race::json_line(o, None).unwrap())
         .collect();
     assert_eq!(
         lines[0],
@@ -490,6 +505,23 @@ fn race_demo_prints_the_table_and_logs_every_request() {
     );
     let log = std::fs::read_to_string(home.path().join("state/paddock/requests.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 3, "{log}");
+    // The race is a session: every provider's finished answer, saved.
+    let dir = home.path().join("data/paddock/sessions");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let session: Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    let providers = session["providers"].as_array().unwrap();
+    assert_eq!(providers.len(), 3);
+    for p in providers {
+        let turn = &p["turns"][0];
+        assert_eq!(turn["prompt"], "hi");
+        assert_eq!(turn["complete"], true);
+        assert!(!turn["answer"].as_str().unwrap().is_empty(), "{p}");
+    }
 }
 
 #[test]

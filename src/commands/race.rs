@@ -3,14 +3,16 @@
 //! Measuring ([`race`], [`RaceMetrics::of`]) is kept apart from formatting ([`render_table`],
 //! [`json_line`]) so the formats can be pinned with synthetic outcomes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use crate::cli::RaceArgs;
 use crate::client::{Client, ClientEvent, Outcome, OutcomeJson};
+use crate::config::format_cost;
 use crate::metrics::{inter_token_latency, percentile, token_gap_samples_ms, tokens_per_sec};
 use crate::provider::{ApiError, ChatRequest, ErrorKind};
+use crate::session::{self, ProviderRef, Recorder, Session};
 
 use super::table::{
     count_cell, duration_cell, ms_cell, num_cell, Align, StatusLine, Table, MISSING,
@@ -86,8 +88,10 @@ where
 }
 
 /// The comparison table, then one line naming the leaders among the providers that succeeded.
-pub fn render_table(outcomes: &[Outcome]) -> String {
-    let mut t = Table::new(&[
+/// `costs[i]` is outcome `i`'s price; the cost column shows only when some answer has one.
+pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
+    let priced = costs.iter().any(Option::is_some);
+    let mut columns = vec![
         ("provider", Align::Left),
         ("model", Align::Left),
         ("TTFT", Align::Right),
@@ -99,11 +103,15 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
         ("chars", Align::Right),
         ("finish", Align::Left),
         ("retries", Align::Right),
-        ("error", Align::Left),
-    ]);
-    for o in outcomes {
+    ];
+    if priced {
+        columns.push(("cost", Align::Right));
+    }
+    columns.push(("error", Align::Left));
+    let mut t = Table::new(&columns);
+    for (i, o) in outcomes.iter().enumerate() {
         let m = RaceMetrics::of(o);
-        t.row(vec![
+        let mut row = vec![
             o.provider.clone(),
             o.model.clone(),
             duration_cell(o.ttft),
@@ -117,8 +125,13 @@ pub fn render_table(outcomes: &[Outcome]) -> String {
                 .clone()
                 .unwrap_or_else(|| MISSING.to_owned()),
             o.retries.to_string(),
-            error_cell(o.error.as_ref()),
-        ]);
+        ];
+        if priced {
+            let cost = costs.get(i).copied().flatten();
+            row.push(cost.map_or_else(|| MISSING.to_owned(), format_cost));
+        }
+        row.push(error_cell(o.error.as_ref()));
+        t.row(row);
     }
     let mut out = t.render();
     out.push_str(&leaders(outcomes));
@@ -181,6 +194,9 @@ pub struct RaceJson<'a> {
     pub itl_p50_ms: Option<f64>,
     pub itl_p95_ms: Option<f64>,
     pub chars: usize,
+    /// US dollars, when the config prices the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 fn round(v: Option<f64>, decimals: i32) -> Option<f64> {
@@ -188,7 +204,7 @@ fn round(v: Option<f64>, decimals: i32) -> Option<f64> {
     v.map(|v| (v * scale).round() / scale)
 }
 
-pub fn json_line(o: &Outcome) -> Result<String, serde_json::Error> {
+pub fn json_line(o: &Outcome, cost: Option<f64>) -> Result<String, serde_json::Error> {
     let m = RaceMetrics::of(o);
     serde_json::to_string(&RaceJson {
         outcome: o.to_json(),
@@ -196,6 +212,7 @@ pub fn json_line(o: &Outcome) -> Result<String, serde_json::Error> {
         itl_p50_ms: round(m.itl_p50_ms, 2),
         itl_p95_ms: round(m.itl_p95_ms, 2),
         chars: m.chars,
+        cost_usd: cost,
     })
 }
 
@@ -203,24 +220,40 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     let providers = ws.pick_many(&args.providers)?;
     let prompt = read_prompt(&args.prompt)?;
     let mut entries = Vec::with_capacity(providers.len());
+    let mut refs = Vec::with_capacity(providers.len());
     for p in &providers {
-        entries.push((Client::new(p)?, build_request(p, &args.request, &prompt)));
+        let req = build_request(p, &args.request, &prompt);
+        refs.push(ProviderRef::of(p, Some(&req.model)));
+        entries.push((Client::new(p)?, req));
     }
+    let asked: Vec<String> = entries.iter().map(|(_, r)| r.model.clone()).collect();
+    let recorder = recorder(ws, args).map(|mut rec| {
+        rec.begin_all(&refs, &prompt);
+        Arc::new(Mutex::new(rec))
+    });
     let total = entries.len();
     let status = Arc::new(StatusLine::stderr());
     status.set(format!("race: 0/{total} done"));
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let outcomes = race(entries, {
         let status = Arc::clone(&status);
-        move |name, event| match event {
-            ClientEvent::Retry { decision, error } => {
-                status.println(&retry_line(name, decision, error))
+        let recorder = recorder.clone();
+        move |name, event| {
+            match event {
+                ClientEvent::Retry { decision, error } => {
+                    status.println(&retry_line(name, decision, error))
+                }
+                ClientEvent::Done(_) => {
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    status.set(format!("race: {n}/{total} done"));
+                }
+                _ => {}
             }
-            ClientEvent::Done(_) => {
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                status.set(format!("race: {n}/{total} done"));
+            if let Some(rec) = &recorder {
+                if let Ok(mut rec) = rec.lock() {
+                    rec.on_event(name, event);
+                }
             }
-            _ => {}
         }
     })
     .await;
@@ -228,16 +261,20 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     for o in &outcomes {
         ws.request_log.record(o);
     }
-    if args.json {
-        for o in &outcomes {
-            let line = json_line(o).map_err(|e| {
-                Failure::failed(format!("could not encode the result as JSON ({e})."))
-            })?;
-            println!("{line}");
-        }
-    } else {
-        print!("{}", render_table(&outcomes));
+    if let Some(e) = recorder.and_then(|r| r.lock().ok().and_then(|r| r.error.clone())) {
+        eprintln!("paddock: warning: {e}");
     }
+    // The server's model name first (it may be a dated variant), else the one asked for.
+    let costs: Vec<Option<f64>> = outcomes
+        .iter()
+        .zip(&asked)
+        .map(|(o, asked)| {
+            ws.config
+                .cost(&o.model, &o.usage)
+                .or_else(|| ws.config.cost(asked, &o.usage))
+        })
+        .collect();
+    print_results(&outcomes, &costs, args.json)?;
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_some()).collect();
     for o in &failed {
         if let Some(e) = &o.error {
@@ -252,4 +289,26 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
             code: EXIT_FAILED,
         })
     }
+}
+
+fn print_results(outcomes: &[Outcome], costs: &[Option<f64>], json: bool) -> Result<(), Failure> {
+    if !json {
+        print!("{}", render_table(outcomes, costs));
+        return Ok(());
+    }
+    for (o, cost) in outcomes.iter().zip(costs) {
+        let line = json_line(o, *cost)
+            .map_err(|e| Failure::failed(format!("could not encode the result as JSON ({e}).")))?;
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The session this race is recorded in, unless `--no-save` (or no data dir on this platform).
+fn recorder(ws: &Workspace, args: &RaceArgs) -> Option<Recorder> {
+    if args.no_save {
+        return None;
+    }
+    let dir = session::default_dir()?;
+    Some(Recorder::new(Session::new(), dir, ws.config.prices.clone()))
 }
