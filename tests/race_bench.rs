@@ -436,6 +436,31 @@ slow, steady  claude        2/2      0%  -                   0     0     30.0   
 }
 
 #[test]
+fn bench_shows_cost_only_when_priced() {
+    let mut report = synthetic_report();
+    report.providers[0].cost_usd = Some(0.0123);
+    let table = bench::render_table(&report);
+    let totals: Vec<&str> = table.lines().rev().take(4).collect();
+    assert_eq!(
+        totals,
+        [
+            "slow, steady  claude        2/2      0%  -                   0     0     30.0     3630      -",
+            "fast          gpt-4o-mini  9/10     10%  rate_limit 1        2     3     18.0     2178  $0.01",
+            "------------  -----------  ----  ------  ------------  -------  ----  -------  -------  -----",
+            "provider      model          ok  failed  errors        retries  429s  req/min  tok/min   cost",
+        ]
+    );
+    let json: Value = serde_json::from_str(&bench::to_json(&report).unwrap()).unwrap();
+    assert_eq!(json["providers"][0]["cost_usd"], 0.0123);
+    assert!(json["providers"][1].get("cost_usd").is_none());
+    let csv = bench::to_csv(&report);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",output_tokens_per_min,cost_usd"));
+    assert!(lines[1].ends_with(",1818,0.0123"), "{}", lines[1]);
+    assert!(lines[2].ends_with(",3030,"), "{}", lines[2]);
+}
+
+#[test]
 fn bench_json_and_csv_formats_are_pinned() {
     let report = synthetic_report();
     let json: Value = serde_json::from_str(&bench::to_json(&report).unwrap()).unwrap();

@@ -100,12 +100,17 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
     let providers = ws.pick_many(&args.providers)?;
     let prompts = read_prompts(args)?;
     let mut targets = Vec::with_capacity(providers.len());
+    let mut asked = std::collections::HashMap::new();
     for p in &providers {
+        let request = build_request(p, &args.request, "");
+        asked.insert(p.name.clone(), request.model.clone());
         targets.push(BenchTarget {
             client: Client::new(p)?,
-            request: build_request(p, &args.request, ""),
+            request,
         });
     }
+    // Cost per provider, priced by the model the server names, else the one asked for.
+    let mut costs: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
     let status = Arc::new(StatusLine::stderr());
     let counts = Arc::new(std::sync::Mutex::new((
         0,
@@ -126,8 +131,16 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
             }
         }
     });
-    let report = run_bench(targets, &prompts, args.runs, args.concurrency, |p| {
+    let mut report = run_bench(targets, &prompts, args.runs, args.concurrency, |p| {
         ws.request_log.record(p.outcome);
+        let o = p.outcome;
+        let cost = ws.config.cost(&o.model, &o.usage).or_else(|| {
+            let model = asked.get(p.provider)?;
+            ws.config.cost(model, &o.usage)
+        });
+        if let Some(c) = cost {
+            *costs.entry(p.provider.to_owned()).or_default() += c;
+        }
         *counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = (p.done, p.total, p.failed);
@@ -135,6 +148,9 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
     .await;
     ticker.abort();
     let _ = ticker.await;
+    for p in &mut report.providers {
+        p.cost_usd = costs.get(&p.provider).copied();
+    }
     status.clear();
     print!("{}", render_table(&report));
     if let (Some(path), Some(format)) = (&args.out, format) {

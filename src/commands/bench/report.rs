@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::stats::round2_value;
 use super::{BenchReport, Spread};
 use crate::commands::table::{duration_cell, ms_cell, num_cell, Align, Table, MISSING};
+use crate::config::format_cost;
 
 fn ms_duration_cell(v: Option<f64>) -> String {
     duration_cell(v.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)))
@@ -38,7 +39,8 @@ pub fn render_table(report: &BenchReport) -> String {
             timing.row(row);
         }
     }
-    let mut totals = Table::new(&[
+    let priced = report.providers.iter().any(|p| p.cost_usd.is_some());
+    let mut columns = vec![
         ("provider", Align::Left),
         ("model", Align::Left),
         ("ok", Align::Right),
@@ -48,10 +50,14 @@ pub fn render_table(report: &BenchReport) -> String {
         ("429s", Align::Right),
         ("req/min", Align::Right),
         ("tok/min", Align::Right),
-    ]);
+    ];
+    if priced {
+        columns.push(("cost", Align::Right));
+    }
+    let mut totals = Table::new(&columns);
     for p in &report.providers {
         let errors: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        totals.row(vec![
+        let mut row = vec![
             p.provider.clone(),
             p.model.clone(),
             format!("{}/{}", p.ok, p.requests),
@@ -65,7 +71,11 @@ pub fn render_table(report: &BenchReport) -> String {
             p.http_429.to_string(),
             format!("{:.1}", p.requests_per_min),
             format!("{:.0}", p.tokens_per_min),
-        ]);
+        ];
+        if priced {
+            row.push(p.cost_usd.map_or_else(|| MISSING.to_owned(), format_cost));
+        }
+        totals.row(row);
     }
     format!(
         "{} runs per provider, {} concurrent per provider\n\n{}\
@@ -97,7 +107,8 @@ wall_secs,requests_per_min,tokens_per_min,output_tokens_per_min";
 pub fn to_csv(report: &BenchReport) -> String {
     let num = |v: f64| format!("{}", round2_value(v));
     let opt = |v: Option<f64>| v.map_or_else(String::new, num);
-    let mut out = format!("{CSV_HEADER}\n");
+    let priced = report.providers.iter().any(|p| p.cost_usd.is_some());
+    let mut out = format!("{CSV_HEADER}{}\n", if priced { ",cost_usd" } else { "" });
     for p in &report.providers {
         let errors: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k}={n}")).collect();
         let mut cells = vec![
@@ -126,6 +137,9 @@ pub fn to_csv(report: &BenchReport) -> String {
             num(p.tokens_per_min),
             num(p.output_tokens_per_min),
         ]);
+        if priced {
+            cells.push(p.cost_usd.map_or_else(String::new, |c| c.to_string()));
+        }
         out.push_str(&cells.join(","));
         out.push('\n');
     }

@@ -114,6 +114,9 @@ pub struct ProviderStats {
     pub tokens_per_min: f64,
     #[serde(serialize_with = "round2_f")]
     pub output_tokens_per_min: f64,
+    /// What the provider's answers cost in US dollars, when the config prices the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -172,6 +175,7 @@ impl ProviderStats {
             requests_per_min: per_min(f64::from(n_ok)),
             tokens_per_min: per_min(sum(|s| s.total_tokens)),
             output_tokens_per_min: per_min(sum(|s| s.output_tokens)),
+            cost_usd: None,
         }
     }
 }
