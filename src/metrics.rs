@@ -10,8 +10,9 @@ pub struct RequestTimer {
     start: Instant,
     first_token: Option<Instant>,
     last_token: Option<Instant>,
-    /// Gaps between consecutive content deltas, for smoothness (chunk-level, not token-level).
-    chunk_gaps: Vec<Duration>,
+    /// Gaps between consecutive content deltas in microseconds, for smoothness (chunk-level, not
+    /// token-level). Four bytes each: a flood of chunks makes this the largest thing a request keeps.
+    chunk_gaps_us: Vec<u32>,
 }
 
 impl RequestTimer {
@@ -20,7 +21,7 @@ impl RequestTimer {
             start: now,
             first_token: None,
             last_token: None,
-            chunk_gaps: Vec::new(),
+            chunk_gaps_us: Vec::new(),
         }
     }
 
@@ -30,7 +31,9 @@ impl RequestTimer {
             self.first_token = Some(now);
         }
         if let Some(prev) = self.last_token {
-            self.chunk_gaps.push(now.saturating_duration_since(prev));
+            let gap = now.saturating_duration_since(prev).as_micros();
+            self.chunk_gaps_us
+                .push(u32::try_from(gap).unwrap_or(u32::MAX));
         }
         self.last_token = Some(now);
     }
@@ -44,13 +47,13 @@ impl RequestTimer {
         now.saturating_duration_since(self.start)
     }
 
-    pub fn chunk_gaps(&self) -> &[Duration] {
-        &self.chunk_gaps
+    pub fn chunk_gaps_us(&self) -> &[u32] {
+        &self.chunk_gaps_us
     }
 
-    /// The gaps, moved out: a flood of chunks makes this the largest thing a request keeps.
-    pub fn into_chunk_gaps(self) -> Vec<Duration> {
-        self.chunk_gaps
+    /// The gaps, moved out rather than copied.
+    pub fn into_chunk_gaps_us(self) -> Vec<u32> {
+        self.chunk_gaps_us
     }
 
     /// Time from the first to the last content delta.
@@ -101,7 +104,7 @@ mod tests {
         tokio::time::advance(Duration::from_millis(50)).await;
         t.on_delta(Instant::now());
         assert_eq!(t.ttft(), Some(Duration::from_millis(300)));
-        assert_eq!(t.chunk_gaps(), &[Duration::from_millis(50)]);
+        assert_eq!(t.chunk_gaps_us(), &[50_000]);
         assert_eq!(t.generation_time(), Some(Duration::from_millis(50)));
     }
 
@@ -132,17 +135,17 @@ mod tests {
 /// divided by the mean tokens per chunk, `(tokens - 1) / gaps`: the samples then average exactly
 /// `generation_time / (tokens - 1)` while keeping the chunk-to-chunk spread (smoothness).
 /// Empty when the provider reported no token count or fewer than two tokens arrived.
-pub fn token_gap_samples_ms(output_tokens: Option<u64>, chunk_gaps: &[Duration]) -> Vec<f64> {
+pub fn token_gap_samples_ms(output_tokens: Option<u64>, chunk_gaps_us: &[u32]) -> Vec<f64> {
     let Some(tokens) = output_tokens.filter(|&t| t > 1) else {
         return Vec::new();
     };
-    if chunk_gaps.is_empty() {
+    if chunk_gaps_us.is_empty() {
         return Vec::new();
     }
-    let tokens_per_gap = (tokens - 1) as f64 / chunk_gaps.len() as f64;
-    let mut samples: Vec<f64> = chunk_gaps
+    let tokens_per_gap = (tokens - 1) as f64 / chunk_gaps_us.len() as f64;
+    let mut samples: Vec<f64> = chunk_gaps_us
         .iter()
-        .map(|g| g.as_secs_f64() * 1000.0 / tokens_per_gap)
+        .map(|&us| f64::from(us) / 1000.0 / tokens_per_gap)
         .collect();
     samples.sort_by(f64::total_cmp);
     samples
@@ -161,7 +164,7 @@ mod token_gap_tests {
     #[test]
     fn batched_chunks_are_spread_over_their_tokens() {
         // 4 gaps of 30 ms carrying 12 token intervals (3 tokens per chunk): 10 ms per token.
-        let gaps = [Duration::from_millis(30); 4];
+        let gaps = [30_000u32; 4];
         let s = token_gap_samples_ms(Some(13), &gaps);
         assert_eq!(s.len(), 4);
         assert!(s.iter().all(|&v| (v - 10.0).abs() < 1e-9), "{s:?}");

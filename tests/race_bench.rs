@@ -317,7 +317,9 @@ fn synthetic_outcomes() -> Vec<Outcome> {
         retries: 1,
         error: None,
         // 10 chunks of 4 tokens: 40 token intervals over 800 ms; one slow chunk.
-        chunk_gaps: [80, 80, 80, 80, 80, 80, 40, 40, 200, 40].map(ms).to_vec(),
+        chunk_gaps_us: [80, 80, 80, 80, 80, 80, 40, 40, 200, 40]
+            .map(|ms: u32| ms * 1000)
+            .to_vec(),
         generation_time: Some(ms(800)),
     };
     let failed = Outcome {

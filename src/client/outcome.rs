@@ -18,8 +18,9 @@ pub struct Outcome {
     pub latency: Duration,
     pub retries: u32,
     pub error: Option<ApiError>,
-    /// Gaps between content chunks and the generation time, for race/bench smoothness metrics.
-    pub chunk_gaps: Vec<Duration>,
+    /// Gaps between content chunks in microseconds, and the generation time, for race/bench
+    /// smoothness metrics.
+    pub chunk_gaps_us: Vec<u32>,
     pub generation_time: Option<Duration>,
 }
 

@@ -139,7 +139,7 @@ impl Run {
             latency,
             retries: self.retries,
             error: self.error,
-            chunk_gaps: self.timer.into_chunk_gaps(),
+            chunk_gaps_us: self.timer.into_chunk_gaps_us(),
             generation_time,
         }
     }

@@ -136,9 +136,12 @@ fn report(
     streamed: bool,
 ) -> Result<(), Failure> {
     if args.json {
-        let json = serde_json::to_string(&outcome.to_json())
-            .map_err(|e| Failure::failed(format!("could not encode the result as JSON ({e}).")))?;
-        println!("{json}");
+        // Straight to stdout: a long answer is not copied into a JSON string first.
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(&mut stdout, &outcome.to_json())
+            .map_err(|e| Failure::failed(format!("could not write the JSON result ({e}).")))?;
+        // A closed pipe is the reader's choice; the outcome is already logged and saved.
+        let _ = writeln!(stdout).and_then(|()| stdout.flush());
     } else {
         if !streamed {
             print!("{}", outcome.content);
