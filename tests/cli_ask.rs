@@ -15,7 +15,7 @@ fn paddock(home: &Path) -> Command {
     cmd
 }
 
-const CANARY: &str = "sk-canary-0123456789abcdefghijklmnopqrstuv";
+const CANARY: &str = "sk-canary-0123456789abcdef";
 
 const OPENAI_STREAM: &str = "data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n\
 data: {\"id\":\"c\",\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n\

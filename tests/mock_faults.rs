@@ -37,19 +37,20 @@ fn req(model: &str, max_tokens: u32) -> ChatRequest {
     }
 }
 
-/// One fault on the first request of a fast model, for one protocol; returns the outcome and
-/// the number of retries the client announced.
-async fn with_fault(protocol: Protocol, fault: &str, retries: u32) -> (Outcome, usize, usize) {
-    let family = if protocol == Protocol::OpenAi {
-        "openai"
-    } else {
-        "anthropic"
-    };
-    let toml = format!(
+/// A server whose fast model `m` speaks `protocol` and has `fault` on its first request.
+async fn fault_server(protocol: Protocol, fault: &str) -> MockServer {
+    let family = protocol.as_str();
+    server(&format!(
         "seed = 7\n[[model]]\nname = \"m\"\nprotocol = \"{family}\"\nttft_ms = 0\ntokens_per_sec = 0\n\
          min_answer_tokens = 30\nmax_answer_tokens = 40\n\n[[model.fault]]\n{fault}\non_request = [1]\n"
-    );
-    let server = server(&toml).await;
+    ))
+    .await
+}
+
+/// One fault on the first request; returns the outcome, the number of retries the client
+/// announced, and the number of requests the server saw.
+async fn with_fault(protocol: Protocol, fault: &str, retries: u32) -> (Outcome, usize, usize) {
+    let server = fault_server(protocol, fault).await;
     let mut announced = 0;
     let outcome = client(&server, protocol, "m", retries)
         .complete(req("m", 100), |e| {
@@ -88,16 +89,7 @@ async fn retriable_faults_are_retried_and_then_succeed() {
     for protocol in [Protocol::OpenAi, Protocol::Anthropic] {
         for (fault, kind) in cases {
             let mut first_error = None;
-            let family = if protocol == Protocol::OpenAi {
-                "openai"
-            } else {
-                "anthropic"
-            };
-            let toml = format!(
-                "seed = 7\n[[model]]\nname = \"m\"\nprotocol = \"{family}\"\nttft_ms = 0\ntokens_per_sec = 0\n\
-                 min_answer_tokens = 30\nmax_answer_tokens = 40\n\n[[model.fault]]\n{fault}\non_request = [1]\n"
-            );
-            let server = server(&toml).await;
+            let server = fault_server(protocol, fault).await;
             let outcome = client(&server, protocol, "m", 2)
                 .complete(req("m", 100), |e| {
                     if let ClientEvent::Retry { error, .. } = e {
