@@ -142,6 +142,12 @@ fn no_key_sentence() -> String {
 /// The prompt from the arguments, or stdin when absent or '-'.
 pub fn read_prompt(words: &[String]) -> Result<String, Failure> {
     let prompt = if words.is_empty() || (words.len() == 1 && words[0] == "-") {
+        // Nothing piped in: waiting on the keyboard would look like a hang.
+        if words.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            return Err(Failure::usage(
+                "no prompt: pass it as an argument, or pipe it on stdin (use - to type it).",
+            ));
+        }
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
