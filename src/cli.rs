@@ -66,8 +66,10 @@ pub struct RequestArgs {
     /// System prompt.
     #[arg(long)]
     pub system: Option<String>,
+    /// Sampling temperature (the provider's default when absent).
     #[arg(long)]
     pub temperature: Option<f32>,
+    /// Cap on output tokens (Anthropic requires one: 4096 when absent).
     #[arg(long)]
     pub max_tokens: Option<u32>,
 }
