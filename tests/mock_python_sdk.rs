@@ -19,7 +19,9 @@ fn sdks_available() -> bool {
             std::env::var("PADDOCK_REQUIRE_SDK").as_deref() != Ok("1"),
             "PADDOCK_REQUIRE_SDK=1 but python3 cannot import openai and anthropic"
         );
-        println!("skipped: pip install openai anthropic");
+        // Straight to stderr: the test harness captures println! of passing tests.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "skipped: pip install openai anthropic");
     }
     ok
 }
