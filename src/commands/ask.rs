@@ -54,11 +54,10 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     if let Some(e) = recorder.and_then(|r| r.error) {
         eprintln!("paddock: warning: {e}");
     }
-    // The server's model name first (it may be a dated variant), else the one asked for.
     let cost = ws
         .config
-        .cost(&outcome.model, &outcome.usage)
-        .or_else(|| ws.config.cost(&asked_model, &outcome.usage));
+        .prices
+        .answer_cost(&outcome.model, Some(&asked_model), &outcome.usage);
     report(&outcome, cost, args, stream_text)
 }
 

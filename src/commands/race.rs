@@ -264,14 +264,13 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     if let Some(e) = recorder.and_then(|r| r.lock().ok().and_then(|r| r.error.clone())) {
         eprintln!("paddock: warning: {e}");
     }
-    // The server's model name first (it may be a dated variant), else the one asked for.
     let costs: Vec<Option<f64>> = outcomes
         .iter()
         .zip(&asked)
         .map(|(o, asked)| {
             ws.config
-                .cost(&o.model, &o.usage)
-                .or_else(|| ws.config.cost(asked, &o.usage))
+                .prices
+                .answer_cost(&o.model, Some(asked), &o.usage)
         })
         .collect();
     print_results(&outcomes, &costs, args.json)?;

@@ -50,6 +50,13 @@ impl Prices {
         let tokens = |n: Option<u64>| n.unwrap_or(0) as f64 / 1_000_000.0;
         Some(tokens(usage.input_tokens) * price.input + tokens(usage.output_tokens) * price.output)
     }
+
+    /// The cost of an answer: priced by the model the server named (it may be a dated variant
+    /// of the one asked for), else by the model that was asked for.
+    pub fn answer_cost(&self, served: &str, asked: Option<&str>, usage: &Usage) -> Option<f64> {
+        self.cost(served, usage)
+            .or_else(|| self.cost(asked?, usage))
+    }
 }
 
 /// `$0.0123` with enough digits to be non-zero for small requests.

@@ -243,6 +243,17 @@ fn prices_cost_by_model_with_dated_suffixes() {
     assert_eq!(format_cost(7.5), "$7.50");
     assert_eq!(format_cost(0.00123), "$0.0012");
     assert_eq!(format_cost(0.0000042), "$0.000004");
+    // An answer is priced by the served model, else by the one asked for.
+    let p = &c.prices;
+    assert_eq!(
+        p.answer_cost("gpt-4o-2024-08-06", Some("x"), &usage),
+        Some(7.5)
+    );
+    assert_eq!(
+        p.answer_cost("local-alias", Some("gpt-4o"), &usage),
+        Some(7.5)
+    );
+    assert_eq!(p.answer_cost("local-alias", None, &usage), None);
 }
 
 #[test]

@@ -116,12 +116,10 @@ impl Recorder {
                 }
             }
             ClientEvent::Done(outcome) => {
-                // The server's model name first (it may be a dated variant), else the one asked for.
-                let asked = self.session.provider(provider).map(|p| p.model.clone());
+                let asked = self.session.provider(provider).map(|p| p.model.as_str());
                 let cost = self
                     .prices
-                    .cost(&outcome.model, &outcome.usage)
-                    .or_else(|| asked.and_then(|m| self.prices.cost(&m, &outcome.usage)));
+                    .answer_cost(&outcome.model, asked, &outcome.usage);
                 self.session.finish_answer(provider, outcome, cost);
                 self.save_now();
             }

@@ -101,13 +101,10 @@ fn on_provider(
     save.into_iter().collect()
 }
 
-/// The answer's cost: priced by the model the server names (it may be a dated variant), else by
-/// the one asked for.
 fn cost_of(app: &App, pane: PaneId, outcome: &crate::client::Outcome) -> Option<f64> {
     let asked = app.panes.get(pane).map(|p| p.info.model.as_str());
     app.prices
-        .cost(&outcome.model, &outcome.usage)
-        .or_else(|| asked.and_then(|m| app.prices.cost(m, &outcome.usage)))
+        .answer_cost(&outcome.model, asked, &outcome.usage)
 }
 
 /// Fold one event of the pane's current request into the pane.

@@ -109,7 +109,7 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
             request,
         });
     }
-    // Cost per provider, priced by the model the server names, else the one asked for.
+    // What each provider's answers cost, summed as they finish.
     let mut costs: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
     let status = Arc::new(StatusLine::stderr());
     let counts = Arc::new(std::sync::Mutex::new((
@@ -134,10 +134,11 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
     let mut report = run_bench(targets, &prompts, args.runs, args.concurrency, |p| {
         ws.request_log.record(p.outcome);
         let o = p.outcome;
-        let cost = ws.config.cost(&o.model, &o.usage).or_else(|| {
-            let model = asked.get(p.provider)?;
-            ws.config.cost(model, &o.usage)
-        });
+        let asked_model = asked.get(p.provider).map(String::as_str);
+        let cost = ws
+            .config
+            .prices
+            .answer_cost(&o.model, asked_model, &o.usage);
         if let Some(c) = cost {
             *costs.entry(p.provider.to_owned()).or_default() += c;
         }
