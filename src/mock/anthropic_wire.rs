@@ -5,17 +5,15 @@ use serde_json::Value;
 use super::limits::Exceeded;
 use super::openai_wire::js;
 use super::text::estimate_input_tokens;
-use super::wire::{content_text, ChatCall, Failure, Framer, Ids, Reply, Stop};
+use super::wire::{
+    content_text, message_texts, messages_of, model_of, ChatCall, Failure, Framer, Ids, Reply, Stop,
+};
 
 /// A ping every this many tokens, besides the one after the first `content_block_start`.
 const PING_EVERY: u64 = 40;
 
 pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
-    let model = v
-        .get("model")
-        .and_then(Value::as_str)
-        .ok_or(Failure::Missing("model"))?
-        .to_owned();
+    let model = model_of(v)?;
     let max_tokens = v
         .get("max_tokens")
         .and_then(Value::as_u64)
@@ -25,21 +23,9 @@ pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
             "max_tokens: Input should be greater than or equal to 1".into(),
         ));
     }
-    let messages = v
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or(Failure::Missing("messages"))?;
-    if messages.is_empty() {
-        return Err(Failure::Invalid(
-            "messages: at least one message is required".into(),
-        ));
-    }
+    let messages = messages_of(v, "messages: at least one message is required")?;
     let mut texts: Vec<String> = v.get("system").map(content_text).into_iter().collect();
-    texts.extend(
-        messages
-            .iter()
-            .map(|m| content_text(m.get("content").unwrap_or(&Value::Null))),
-    );
+    texts.extend(message_texts(messages));
     Ok(ChatCall {
         model,
         stream: v.get("stream").and_then(Value::as_bool).unwrap_or(false),

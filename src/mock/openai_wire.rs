@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::limits::{go_duration, Exceeded};
 use super::text::estimate_input_tokens;
-use super::wire::{content_text, ChatCall, Failure, Framer, Ids, Reply, Stop};
+use super::wire::{
+    message_texts, messages_of, model_of, ChatCall, Failure, Framer, Ids, Reply, Stop,
+};
 
 pub const FINGERPRINT: &str = "fp_paddock_mock";
 const ORG: &str = "org-paddockmock";
@@ -18,22 +20,9 @@ pub fn js(s: &str) -> String {
 }
 
 pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
-    let model = v
-        .get("model")
-        .and_then(Value::as_str)
-        .ok_or(Failure::Missing("model"))?
-        .to_owned();
-    let messages = v
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or(Failure::Missing("messages"))?;
-    if messages.is_empty() {
-        return Err(Failure::Invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.".into()));
-    }
-    let texts: Vec<String> = messages
-        .iter()
-        .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
-        .collect();
+    let model = model_of(v)?;
+    let messages = messages_of(v, "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.")?;
+    let texts: Vec<String> = message_texts(messages).collect();
     let cap = |k: &str| v.get(k).and_then(Value::as_u64);
     let max_tokens = cap("max_completion_tokens").or_else(|| cap("max_tokens"));
     if max_tokens == Some(0) {

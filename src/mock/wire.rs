@@ -156,6 +156,33 @@ pub trait Framer: Send {
     fn error_event(&mut self) -> String;
 }
 
+/// The request's `model`, required by both families.
+pub fn model_of(v: &Value) -> Result<String, Failure> {
+    v.get("model")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(Failure::Missing("model"))
+}
+
+/// The request's `messages`: required, and (with `empty` as the family's own complaint) not empty.
+pub fn messages_of<'a>(v: &'a Value, empty: &str) -> Result<&'a [Value], Failure> {
+    let messages = v
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or(Failure::Missing("messages"))?;
+    if messages.is_empty() {
+        return Err(Failure::Invalid(empty.to_owned()));
+    }
+    Ok(messages)
+}
+
+/// The text of each message's `content`.
+pub fn message_texts(messages: &[Value]) -> impl Iterator<Item = String> + '_ {
+    messages
+        .iter()
+        .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
+}
+
 /// Text of a message `content`: a string, or an array of blocks with `text`.
 pub fn content_text(content: &Value) -> String {
     match content {
