@@ -87,6 +87,10 @@ pub struct AskArgs {
     /// Print one JSON object when the request ends, success or failure.
     #[arg(long)]
     pub json: bool,
+    /// Write the answer byte-exact, control and escape sequences included (by default they are
+    /// removed, as the answer may come from anywhere).
+    #[arg(long)]
+    pub raw: bool,
     /// Continue a saved session: `--resume` for the newest, `--resume=ID` for another.
     #[arg(long, value_name = "ID", num_args = 0..=1, require_equals = true, default_missing_value = "last")]
     pub resume: Option<String>,

@@ -1,6 +1,7 @@
 //! paddock: a terminal workbench for LLM APIs. The library holds the engine; `main.rs` is the CLI.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod checked;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -13,5 +14,6 @@ pub mod provider;
 pub mod ratelimit;
 pub mod requestlog;
 pub mod retry;
+pub mod sanitize;
 pub mod session;
 pub mod tui;

@@ -1,6 +1,6 @@
 //! Logging to a file through `tracing`: nothing may print to a terminal the TUI owns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Holds the background writer; dropping it flushes the log.
 pub struct LogGuard {
@@ -34,12 +34,6 @@ pub fn init(path: Option<&Path>) -> LogGuard {
     }
 }
 
-fn open(path: &PathBuf) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    crate::paths::open_private_append(path)
 }

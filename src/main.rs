@@ -20,7 +20,7 @@ fn main() {
     let result = runtime.block_on(dispatch(cli));
     if let Err(failure) = result {
         if !failure.message.is_empty() {
-            eprintln!("paddock: {}", failure.message);
+            paddock::sanitize::eprint_line(&format!("paddock: {}", failure.message));
         }
         std::process::exit(failure.code);
     }
@@ -41,7 +41,7 @@ fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 async fn headless(global: &paddock::cli::Global, demo: bool) -> Result<Workspace, Failure> {
     let ws = Workspace::open(global, demo).await?;
     for warning in &ws.config.warnings {
-        eprintln!("paddock: warning: {warning}");
+        paddock::sanitize::eprint_line(&format!("paddock: warning: {warning}"));
     }
     Ok(ws)
 }

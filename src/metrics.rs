@@ -67,11 +67,17 @@ impl RequestTimer {
 
 /// Output tokens per second over the generation phase (after the first token). Counting tokens,
 /// not SSE chunks: servers batch several tokens per chunk, and counting chunks misreports speed.
+///
+/// No rate comes from an interval shorter than [`MIN_RATE_INTERVAL`]: tokens that arrived in one
+/// burst (one read of the socket) say how the server batches, not how fast it generates.
 pub fn tokens_per_sec(output_tokens: Option<u64>, generation: Option<Duration>) -> Option<f64> {
     let tokens = output_tokens?;
-    let secs = generation?.as_secs_f64();
-    (tokens > 1 && secs > 0.0).then(|| (tokens - 1) as f64 / secs)
+    let generation = generation.filter(|g| *g >= MIN_RATE_INTERVAL)?;
+    (tokens > 1).then(|| (tokens - 1) as f64 / generation.as_secs_f64())
 }
+
+/// The shortest generation time a rate is computed from.
+pub const MIN_RATE_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Mean inter-token latency from token counts and time: generation time / (tokens - 1).
 pub fn inter_token_latency(
@@ -118,6 +124,11 @@ mod tests {
         );
         assert_eq!(tokens_per_sec(Some(1), gen), None);
         assert_eq!(tokens_per_sec(None, gen), None);
+        // One burst: 500 tokens within 40 microseconds is no rate at all.
+        assert_eq!(
+            tokens_per_sec(Some(500), Some(Duration::from_micros(40))),
+            None
+        );
     }
 
     #[test]

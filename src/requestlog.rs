@@ -63,14 +63,8 @@ fn append(path: &Path, o: &Outcome) -> std::io::Result<()> {
         error_kind: o.error.as_ref().map(|e| e.kind.as_str()),
         status: o.error.as_ref().and_then(|e| e.status),
     })?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     // One write of a whole line, so concurrent writers interleave lines, not bytes.
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut file = crate::paths::open_private_append(path)?;
     file.write_all(format!("{json}\n").as_bytes())
 }
 

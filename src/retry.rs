@@ -139,6 +139,19 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Why [`decide`](Self::decide) gave up on a retriable error, when the reason is not just the
+    /// retry budget: the server asked for a longer wait than this policy sits through.
+    pub fn why_not(&self, err: &ApiError) -> Option<String> {
+        let wait = err.retry_after.filter(|w| *w > self.max_retry_after)?;
+        Some(format!(
+            "the server asked to wait {:.0} s, longer than the {:.0} s paddock waits; try again later",
+            wait.as_secs_f64(),
+            self.max_retry_after.as_secs_f64()
+        ))
+    }
+}
+
 /// Map a sample in [0, 1] to a jitter factor in [0.75, 1]: `1 - 0.25 * sample` (the SDKs' formula).
 /// Out-of-range samples are clamped and NaN counts as 0, so a bad sample cannot stretch or flip a wait.
 pub fn jitter_factor(sample: f64) -> f64 {

@@ -158,13 +158,14 @@ fn fixtures_through_the_decoders_in_exact_slices() {
             base_url: String::new(),
             api_key: None,
             max_tokens_field: MaxTokensField::MaxTokens,
+            limits: Default::default(),
         };
         for slice in 1..=7 {
             let mut sse = SseDecoder::new();
             let mut dec = endpoint.decoder();
             let (mut raw, mut events) = (Vec::new(), Vec::new());
             for chunk in body.chunks(slice) {
-                sse.feed(chunk, &mut raw);
+                sse.feed(chunk, &mut raw).unwrap();
                 for r in raw.drain(..) {
                     dec.on_event(&r, &mut events);
                 }
@@ -180,6 +181,9 @@ fn fixtures_through_the_decoders_in_exact_slices() {
                     StreamEvent::Usage(u) => usage = Some(u),
                     StreamEvent::Error(e) => error = e.code,
                     StreamEvent::Done => {}
+                    StreamEvent::Skipped(why) => {
+                        panic!("{name} slice {slice}: a recorded event was skipped: {why}")
+                    }
                 }
             }
             assert_eq!(

@@ -321,6 +321,7 @@ fn synthetic_outcomes() -> Vec<Outcome> {
             .map(|ms: u32| ms * 1000)
             .to_vec(),
         generation_time: Some(ms(800)),
+        skipped_events: 0,
     };
     let failed = Outcome {
         provider: "claude".into(),

@@ -50,6 +50,8 @@ pub struct Client {
     endpoint: Endpoint,
     limiter: Limiter,
     policy: RetryPolicy,
+    idle_timeout: std::time::Duration,
+    first_token_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Client {
@@ -80,6 +82,8 @@ impl Client {
                 max_retries: provider.max_retries,
                 ..RetryPolicy::default()
             },
+            idle_timeout: provider.read_timeout,
+            first_token_timeout: provider.first_token_timeout,
         })
     }
 
@@ -118,7 +122,7 @@ impl Client {
     pub fn events(&self, req: ChatRequest) -> EventStream {
         let this = self.clone();
         Box::pin(async_stream::stream! {
-            let mut run = Run::new(&req);
+            let mut run = Run::new(&req, this.endpoint.limits.max_answer_bytes);
             loop {
                 let permit = {
                     let fut = this.limiter.acquire(run.estimate);
@@ -132,6 +136,7 @@ impl Client {
                     }
                 };
                 yield ClientEvent::Connecting { attempt: run.retries };
+                run.arm_first_token_deadline(this.first_token_timeout);
                 let mut pending = Vec::new();
                 let sent = run.send(&this, &req, &mut pending).await;
                 for e in pending.drain(..) {
@@ -143,10 +148,10 @@ impl Client {
                         run.fail(&this, e)
                     }
                     Ok(response) => {
-                        let mut reader = ResponseReader::new(response, &this.endpoint, req.stream);
+                        let mut reader = ResponseReader::new(response, &this.endpoint, req.stream, this.idle_timeout);
                         let mut events = Vec::new();
                         let result = 'read: loop {
-                            let more = reader.next(&mut events).await;
+                            let more = reader.next(&mut events, run.first_token_deadline).await;
                             for event in events.drain(..) {
                                 match run.apply(event) {
                                     Ok(Some(e)) => yield e,
@@ -206,6 +211,7 @@ fn http_client(provider: &ProviderConfig) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(provider.connect_timeout)
         .read_timeout(provider.read_timeout)
+        .redirect(same_origin_redirects())
         .user_agent(concat!("paddock/", env!("CARGO_PKG_VERSION")));
     if is_loopback(&provider.base_url) {
         builder = builder.no_proxy();
@@ -217,6 +223,25 @@ fn http_client(provider: &ProviderConfig) -> Result<reqwest::Client, String> {
     builder
         .build()
         .map_err(|e| format!("{}: cannot set up the HTTP client ({e}).", provider.name))
+}
+
+/// Follow a redirect only when it keeps the method and body (307, 308) and stays on the origin
+/// the request went to: scheme, host and port. Anything else comes back as the 3xx response,
+/// which the request loop turns into one sentence. reqwest strips only `Authorization` across
+/// origins, so a custom key header (Anthropic's `x-api-key`) would otherwise travel on.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let keeps_body = matches!(attempt.status().as_u16(), 307 | 308);
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if keeps_body && same_origin && attempt.previous().len() <= 3 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 fn is_loopback(url: &str) -> bool {

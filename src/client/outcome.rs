@@ -22,6 +22,8 @@ pub struct Outcome {
     /// smoothness metrics.
     pub chunk_gaps_us: Vec<u32>,
     pub generation_time: Option<Duration>,
+    /// Stream events that could not be decoded and were skipped (each logged).
+    pub skipped_events: u32,
 }
 
 /// The `ask --json` object of DESIGN.md §1.
@@ -37,6 +39,9 @@ pub struct OutcomeJson<'a> {
     pub ttft_ms: Option<f64>,
     pub latency_ms: f64,
     pub retries: u32,
+    /// Events that could not be decoded and were skipped; present only when there were some.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_events: u32,
     pub error: Option<ErrorJson<'a>>,
 }
 
@@ -46,6 +51,16 @@ pub struct ErrorJson<'a> {
     pub message: &'a str,
     pub retriable: bool,
     pub status: Option<u16>,
+    /// How long the server asked to wait, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<f64>,
+    /// Why a retriable error was not retried, when that was not the retry budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_retried: Option<&'a str>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -65,11 +80,14 @@ impl Outcome {
             ttft_ms: self.ttft.map(ms),
             latency_ms: ms(self.latency),
             retries: self.retries,
+            skipped_events: self.skipped_events,
             error: self.error.as_ref().map(|e| ErrorJson {
                 kind: e.kind,
                 message: &e.message,
                 retriable: e.retriable,
                 status: e.status,
+                retry_after_ms: e.retry_after.map(ms),
+                not_retried: e.not_retried.as_deref(),
             }),
         }
     }

@@ -1,7 +1,10 @@
 //! The state of one logical request across its attempts: text so far, usage, timing, retries.
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
+use super::reader::{error_body_prefix, first_token_timeout, human_bytes};
 use super::{estimate_tokens, Client, ClientEvent, Outcome};
 use crate::metrics::RequestTimer;
 use crate::provider::{ApiError, ChatRequest, ErrorKind, StreamEvent, Usage};
@@ -17,6 +20,7 @@ pub(super) enum Step {
 pub(super) struct Run {
     pub(super) timer: RequestTimer,
     pub(super) estimate: u64,
+    max_answer_bytes: usize,
     content: String,
     finish_reason: Option<String>,
     usage: Usage,
@@ -24,11 +28,18 @@ pub(super) struct Run {
     pub(super) retries: u32,
     error: Option<ApiError>,
     end: Option<Instant>,
+    /// Events that could not be decoded and were skipped.
+    skipped_events: u32,
+    /// When the first token must have arrived, and the configured allowance; armed at the
+    /// first send (limiter waits do not count), disarmed by the first token.
+    pub(super) first_token_deadline: Option<(Instant, Duration)>,
+    armed: bool,
 }
 
 impl Run {
-    pub(super) fn new(req: &ChatRequest) -> Self {
+    pub(super) fn new(req: &ChatRequest, max_answer_bytes: usize) -> Self {
         Self {
+            max_answer_bytes,
             timer: RequestTimer::start(Instant::now()),
             estimate: estimate_tokens(req),
             content: String::new(),
@@ -38,6 +49,17 @@ impl Run {
             retries: 0,
             error: None,
             end: None,
+            skipped_events: 0,
+            first_token_deadline: None,
+            armed: false,
+        }
+    }
+
+    /// Start the first-token clock at the first send; later attempts share the same deadline.
+    pub(super) fn arm_first_token_deadline(&mut self, within: Duration) {
+        if !self.armed {
+            self.armed = true;
+            self.first_token_deadline = Instant::now().checked_add(within).map(|at| (at, within));
         }
     }
 
@@ -48,13 +70,18 @@ impl Run {
         req: &ChatRequest,
         events: &mut Vec<ClientEvent>,
     ) -> Result<reqwest::Response, ApiError> {
-        let response = client
+        let sending = client
             .endpoint
             .request(&client.http, req)
             .header("x-stainless-retry-count", self.retries.to_string())
-            .send()
-            .await
-            .map_err(|e| ApiError::from_transport(&e))?;
+            .send();
+        let sent = match self.first_token_deadline {
+            Some((at, within)) => tokio::time::timeout_at(at, sending)
+                .await
+                .map_err(|_| first_token_timeout(within))?,
+            None => sending.await,
+        };
+        let response = sent.map_err(|e| ApiError::from_transport(&e))?;
         let headers = client.endpoint.rate_limits(response.headers());
         if !headers.is_empty() {
             client.limiter.observe_server(&headers);
@@ -64,8 +91,11 @@ impl Run {
         if status.is_success() {
             return Ok(response);
         }
+        if status.is_redirection() {
+            return Err(redirect_refused(status.as_u16(), response.headers()));
+        }
         let response_headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
+        let body = error_body_prefix(response).await;
         Err(client
             .endpoint
             .parse_error(status.as_u16(), &response_headers, &body))
@@ -75,7 +105,18 @@ impl Run {
     pub(super) fn apply(&mut self, event: StreamEvent) -> Result<Option<ClientEvent>, ApiError> {
         Ok(Some(match event {
             StreamEvent::Delta(text) => {
+                let limit = client_limit(self.max_answer_bytes);
+                if self.content.len().saturating_add(text.len()) > limit {
+                    return Err(ApiError::new(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "the answer passed {} (max_answer_bytes); the text before that is kept",
+                            human_bytes(limit)
+                        ),
+                    ));
+                }
                 self.timer.on_delta(Instant::now());
+                self.first_token_deadline = None;
                 self.content.push_str(&text);
                 ClientEvent::Delta(text)
             }
@@ -88,6 +129,11 @@ impl Run {
                 ClientEvent::Finish(reason)
             }
             StreamEvent::Done => return Ok(None),
+            StreamEvent::Skipped(why) => {
+                self.skipped_events = self.skipped_events.saturating_add(1);
+                tracing::warn!(reason = %why, "a stream event could not be decoded and was skipped");
+                return Ok(None);
+            }
             StreamEvent::Error(e) => return Err(e),
         }))
     }
@@ -106,6 +152,12 @@ impl Run {
 
     /// Retry only while no text has arrived: re-sending after tokens streamed would duplicate them.
     pub(super) fn fail(&mut self, client: &Client, mut error: ApiError) -> Step {
+        if error.is_truncation() && self.finish_reason.is_some() {
+            // The provider said why it stopped, then the body ended without the end marker. The
+            // official SDKs end such a stream quietly; the answer is whole, so it is kept as one.
+            tracing::warn!("the stream ended after its finish reason but without its end marker");
+            return self.finish();
+        }
         if !self.content.is_empty() {
             if matches!(error.kind, ErrorKind::Connection | ErrorKind::Timeout) {
                 error.kind = ErrorKind::StreamInterrupted;
@@ -116,13 +168,24 @@ impl Run {
                 // Cut off before any text: nothing to duplicate, so it is as good as a failed connect.
                 error.retriable = true;
             }
+            if self.deadline_passed() {
+                error.retriable = false;
+            }
             if let Some(decision) = client.policy.decide(self.retries, &error, jitter_sample()) {
                 self.retries += 1;
                 return Step::Retry(decision, error);
             }
+            if error.retriable {
+                error.not_retried = client.policy.why_not(&error);
+            }
         }
         self.error = Some(error);
         self.finish()
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.first_token_deadline
+            .is_some_and(|(at, _)| Instant::now() >= at)
     }
 
     pub(super) fn outcome(self, client: &Client) -> Outcome {
@@ -141,6 +204,34 @@ impl Run {
             error: self.error,
             chunk_gaps_us: self.timer.into_chunk_gaps_us(),
             generation_time,
+            skipped_events: self.skipped_events,
         }
     }
+}
+
+/// A usable answer bound: a zero from a hand-built config would refuse every answer.
+fn client_limit(configured: usize) -> usize {
+    configured.max(1)
+}
+
+/// A redirect is never followed across origins (the key and the prompt would go with it), nor
+/// for 301/302/303 (which turn a POST into a GET): one sentence naming where it pointed.
+fn redirect_refused(status: u16, headers: &reqwest::header::HeaderMap) -> ApiError {
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|l| {
+            crate::sanitize::clean_line(l)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        })
+        .unwrap_or_else(|| "an address it did not name".to_owned());
+    let mut err = ApiError::new(
+        ErrorKind::Redirect,
+        format!("the server redirected the request to {target}, and paddock did not follow"),
+    )
+    .with_status(status);
+    err.retriable = false;
+    err
 }

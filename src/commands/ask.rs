@@ -6,6 +6,7 @@ use crate::cli::AskArgs;
 use futures::{FutureExt, StreamExt};
 
 use crate::client::{Client, ClientEvent, EventStream, Outcome};
+use crate::sanitize::Sanitizer;
 use crate::session::{self, ProviderRef, Recorder, Session};
 
 use super::{build_request, read_prompt, retry_line, Failure, Workspace};
@@ -27,7 +28,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
         rec.begin(&ProviderRef::of(provider, Some(&req.model)), &prompt);
     }
     let stream_text = !args.json && !args.no_stream;
-    let mut out = TextOut::new(stream_text);
+    let mut out = TextOut::new(stream_text, args.raw);
     let mut events = client.events(req);
     let mut outcome = Outcome::default();
     loop {
@@ -37,7 +38,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
             ClientEvent::Delta(text) => out.write(text),
             ClientEvent::Retry { decision, error } => {
                 out.flush();
-                eprintln!("{}", retry_line(client.name(), decision, error));
+                crate::sanitize::eprint_line(&retry_line(client.name(), decision, error));
             }
             _ => {}
         }
@@ -52,7 +53,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     ws.request_log.record(&outcome);
     drop(out);
     if let Some(e) = recorder.and_then(|r| r.error) {
-        eprintln!("paddock: warning: {e}");
+        crate::sanitize::eprint_line(&format!("paddock: warning: {e}"));
     }
     let cost = ws
         .config
@@ -99,23 +100,37 @@ async fn next_batched(events: &mut EventStream, out: &mut TextOut) -> Option<Cli
 }
 
 /// The answer's text on stdout, buffered between flushes; a closed pipe stops the writing,
-/// not the request (its outcome is still logged and saved).
+/// not the request (its outcome is still logged and saved). The text passes the sanitiser
+/// unless `--raw` asked for it byte-exact: a pipe often ends at a terminal (`| tee`, `| less -R`).
 struct TextOut {
     stdout: Option<std::io::BufWriter<std::io::StdoutLock<'static>>>,
+    sanitizer: Option<Sanitizer>,
+    scratch: String,
 }
 
 impl TextOut {
-    fn new(enabled: bool) -> Self {
+    fn new(enabled: bool, raw: bool) -> Self {
         let stdout =
             enabled.then(|| std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()));
-        Self { stdout }
+        Self {
+            stdout,
+            sanitizer: (!raw).then(Sanitizer::new),
+            scratch: String::new(),
+        }
     }
 
     fn write(&mut self, text: &str) {
-        if let Some(w) = &mut self.stdout {
-            if w.write_all(text.as_bytes()).is_err() {
-                self.stdout = None;
+        let Some(w) = &mut self.stdout else { return };
+        let bytes = match &mut self.sanitizer {
+            Some(s) => {
+                self.scratch.clear();
+                s.push(text, &mut self.scratch);
+                self.scratch.as_bytes()
             }
+            None => text.as_bytes(),
+        };
+        if w.write_all(bytes).is_err() {
+            self.stdout = None;
         }
     }
 
@@ -143,12 +158,14 @@ fn report(
         let _ = writeln!(stdout).and_then(|()| stdout.flush());
     } else {
         if !streamed {
-            print!("{}", outcome.content);
+            let mut out = TextOut::new(true, args.raw);
+            out.write(&outcome.content);
+            out.flush();
         }
         if !outcome.content.is_empty() && !outcome.content.ends_with('\n') {
             println!();
         }
-        eprintln!("{}", summary_line(outcome, cost));
+        crate::sanitize::eprint_line(&summary_line(outcome, cost));
     }
     // With --json the object already says what failed; the sentence on stderr is for a human.
     match &outcome.error {
@@ -162,7 +179,11 @@ fn report(
 pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     let tokens = |t: Option<u64>| t.map_or("?".to_owned(), |n| n.to_string());
     let mut parts = vec![
-        format!("{} {}", o.provider, o.model),
+        format!(
+            "{} {}",
+            crate::sanitize::clean_line(&o.provider),
+            crate::sanitize::clean_line(&o.model)
+        ),
         format!(
             "{} in / {} out",
             tokens(o.usage.input_tokens),
@@ -176,11 +197,10 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     if let Some(rate) = crate::metrics::tokens_per_sec(o.usage.output_tokens, o.generation_time) {
         parts.push(format!("{rate:.1} tok/s"));
     }
-    parts.push(
-        o.finish_reason
-            .clone()
-            .unwrap_or_else(|| "no finish reason".into()),
-    );
+    parts.push(o.finish_reason.as_deref().map_or_else(
+        || "no finish reason".to_owned(),
+        crate::sanitize::clean_line,
+    ));
     parts.push(format!(
         "{} {}",
         o.retries,
@@ -188,6 +208,13 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     ));
     if let Some(usd) = cost {
         parts.push(crate::config::format_cost(usd));
+    }
+    if o.skipped_events > 0 {
+        let s = if o.skipped_events == 1 { "" } else { "s" };
+        parts.push(format!(
+            "{} undecodable event{s} skipped (see the log)",
+            o.skipped_events
+        ));
     }
     parts.join(" · ")
 }

@@ -193,6 +193,6 @@ pub fn retry_line(
         decision.wait.as_secs_f64(),
         error.kind,
         decision.source,
-        error.message.trim()
+        crate::sanitize::clean_line(error.message.trim())
     )
 }

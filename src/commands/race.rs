@@ -262,7 +262,7 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
         ws.request_log.record(o);
     }
     if let Some(e) = recorder.and_then(|r| r.lock().ok().and_then(|r| r.error.clone())) {
-        eprintln!("paddock: warning: {e}");
+        crate::sanitize::eprint_line(&format!("paddock: warning: {e}"));
     }
     let costs: Vec<Option<f64>> = outcomes
         .iter()
@@ -277,7 +277,7 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_some()).collect();
     for o in &failed {
         if let Some(e) = &o.error {
-            eprintln!("{}", e.sentence(&o.provider));
+            crate::sanitize::eprint_line(&e.sentence(&o.provider));
         }
     }
     if failed.is_empty() {

@@ -26,7 +26,7 @@ pub fn run_list() -> Result<(), Failure> {
     let dir = sessions_dir()?;
     let listing = Session::list(&dir);
     for problem in &listing.problems {
-        eprintln!("paddock: warning: {problem}");
+        crate::sanitize::eprint_line(&format!("paddock: warning: {problem}"));
     }
     if listing.sessions.is_empty() {
         println!(
@@ -91,8 +91,8 @@ pub fn render_list(sessions: &[Session]) -> String {
             s.turn_count().to_string(),
             s.total_tokens().to_string(),
             s.total_cost().map_or_else(|| "-".to_owned(), format_cost),
-            providers.join(","),
-            truncate(s.first_prompt().unwrap_or(""), 50),
+            crate::sanitize::clean_line(&providers.join(",")),
+            crate::sanitize::clean_line(&truncate(s.first_prompt().unwrap_or(""), 50)),
         ]);
     }
     let mut widths = [0usize; 7];
@@ -124,8 +124,13 @@ pub fn json(s: &Session) -> Result<String, serde_json::Error> {
     Ok(serde_json::to_string_pretty(s)? + "\n")
 }
 
-/// Each prompt, then each provider's answer with its metrics.
+/// Each prompt, then each provider's answer with its metrics, made safe for a terminal and a
+/// Markdown viewer (answers and model names come from servers, the file from disk).
 pub fn markdown(s: &Session) -> String {
+    crate::sanitize::clean(&markdown_raw(s)).into_owned()
+}
+
+fn markdown_raw(s: &Session) -> String {
     let mut out = format!("# paddock session {}\n\n", s.id);
     let providers: Vec<String> = s
         .providers

@@ -35,8 +35,13 @@ impl Table {
         }
     }
 
-    /// Add a row; missing trailing cells print empty, extra cells are ignored.
+    /// Add a row; missing trailing cells print empty, extra cells are ignored. Cells come from
+    /// servers and files, so each is made one safe line here, the one door to the table.
     pub fn row(&mut self, cells: Vec<String>) {
+        let cells = cells
+            .into_iter()
+            .map(|c| crate::sanitize::clean_line(&c))
+            .collect();
         self.rows.push(cells);
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::provider::{Endpoint, MaxTokensField, Protocol, Usage};
+use crate::provider::{Endpoint, Limits, MaxTokensField, Protocol, Usage};
 
 pub use keys::KeySource;
 pub use prices::{format_cost, Price, Prices};
@@ -45,8 +45,15 @@ pub struct ProviderConfig {
     /// Served by paddock's own simulated server (the demo); shown as such in the UI.
     pub simulated: bool,
     pub connect_timeout: Duration,
-    /// Longest silence allowed while reading a response (an idle timeout, not a total deadline).
+    /// Longest time without a content event while reading a response (an idle timeout, not a
+    /// total deadline): keep-alive comments and pings do not count as progress.
     pub read_timeout: Duration,
+    /// Longest time from sending a request (its first attempt) to its first content event,
+    /// retries included.
+    pub first_token_timeout: Duration,
+    /// Longest time `api_key_cmd` may take.
+    pub key_cmd_timeout: Duration,
+    pub limits: Limits,
 }
 
 impl ProviderConfig {
@@ -69,6 +76,9 @@ impl ProviderConfig {
             simulated: false,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
+            first_token_timeout: Duration::from_secs(120),
+            key_cmd_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
         }
     }
 
@@ -78,6 +88,7 @@ impl ProviderConfig {
             base_url: self.base_url.clone(),
             api_key,
             max_tokens_field: self.max_tokens_field,
+            limits: self.limits,
         }
     }
 }

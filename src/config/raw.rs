@@ -37,12 +37,17 @@ struct RawProvider {
     requests_per_minute: Option<u32>,
     tokens_per_minute: Option<u64>,
     max_retries: Option<u32>,
-    temperature: Option<f32>,
+    temperature: Option<Spanned<f64>>,
     max_tokens: Option<u32>,
     max_tokens_field: Option<MaxTokensField>,
     system: Option<String>,
-    connect_timeout_secs: Option<f64>,
-    read_timeout_secs: Option<f64>,
+    connect_timeout_secs: Option<Spanned<f64>>,
+    read_timeout_secs: Option<Spanned<f64>>,
+    first_token_timeout_secs: Option<Spanned<f64>>,
+    api_key_cmd_timeout_secs: Option<Spanned<f64>>,
+    max_event_bytes: Option<Spanned<u64>>,
+    max_body_bytes: Option<Spanned<u64>>,
+    max_answer_bytes: Option<Spanned<u64>>,
 }
 
 /// Parse a config file. Errors name the file and say what to fix; warnings (an inline key in a
@@ -198,15 +203,124 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     cfg.requests_per_minute = p.requests_per_minute.filter(|&n| n > 0);
     cfg.tokens_per_minute = p.tokens_per_minute.filter(|&n| n > 0);
     cfg.max_retries = p.max_retries.unwrap_or(cfg.max_retries);
-    cfg.temperature = p.temperature;
+    let number = Numbers { name, text };
+    cfg.temperature = number.temperature(p.temperature)?;
     cfg.max_tokens = p.max_tokens;
     cfg.max_tokens_field = p.max_tokens_field.unwrap_or_default();
     cfg.system = p.system;
-    if let Some(s) = p.connect_timeout_secs.filter(|s| s.is_finite() && *s > 0.0) {
-        cfg.connect_timeout = Duration::from_secs_f64(s);
+    let secs = [
+        (
+            p.connect_timeout_secs,
+            "connect_timeout_secs",
+            &mut cfg.connect_timeout,
+        ),
+        (
+            p.read_timeout_secs,
+            "read_timeout_secs",
+            &mut cfg.read_timeout,
+        ),
+        (
+            p.first_token_timeout_secs,
+            "first_token_timeout_secs",
+            &mut cfg.first_token_timeout,
+        ),
+        (
+            p.api_key_cmd_timeout_secs,
+            "api_key_cmd_timeout_secs",
+            &mut cfg.key_cmd_timeout,
+        ),
+    ];
+    for (value, key, slot) in secs {
+        if let Some(d) = number.seconds(key, value)? {
+            *slot = d;
+        }
     }
-    if let Some(s) = p.read_timeout_secs.filter(|s| s.is_finite() && *s > 0.0) {
-        cfg.read_timeout = Duration::from_secs_f64(s);
+    let bytes = [
+        (
+            p.max_event_bytes,
+            "max_event_bytes",
+            &mut cfg.limits.max_event_bytes,
+        ),
+        (
+            p.max_body_bytes,
+            "max_body_bytes",
+            &mut cfg.limits.max_body_bytes,
+        ),
+        (
+            p.max_answer_bytes,
+            "max_answer_bytes",
+            &mut cfg.limits.max_answer_bytes,
+        ),
+    ];
+    for (value, key, slot) in bytes {
+        if let Some(n) = number.bytes(key, value)? {
+            *slot = n;
+        }
     }
     Ok(cfg)
+}
+
+/// Checked reading of one provider's numbers: out of range is one sentence naming the line and
+/// the key (the file is named by [`parse_file`]), never a panic or a silently ignored value.
+struct Numbers<'a> {
+    name: &'a str,
+    text: &'a str,
+}
+
+/// Timeouts longer than a day are a typo, not a wish.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+/// Byte limits: at least 1 KiB (less cannot hold a real event), at most 1 GiB.
+const BYTE_LIMITS: std::ops::RangeInclusive<u64> = 1024..=1 << 30;
+
+impl Numbers<'_> {
+    fn out_of_range(&self, at: usize, key: &str, value: &str, range: &str) -> String {
+        format!(
+            "line {}: provider \"{}\": {key} = {value} is out of range; use {range}.",
+            line_of(self.text, at),
+            self.name
+        )
+    }
+
+    fn seconds(&self, key: &str, value: Option<Spanned<f64>>) -> Result<Option<Duration>, String> {
+        let Some(value) = value else { return Ok(None) };
+        let secs = *value.get_ref();
+        if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+            let range = format!("a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}");
+            return Err(self.out_of_range(value.span().start, key, &secs.to_string(), &range));
+        }
+        Ok(Duration::try_from_secs_f64(secs).ok())
+    }
+
+    fn bytes(&self, key: &str, value: Option<Spanned<u64>>) -> Result<Option<usize>, String> {
+        let Some(value) = value else { return Ok(None) };
+        let n = *value.get_ref();
+        match usize::try_from(n) {
+            Ok(n) if BYTE_LIMITS.contains(&(n as u64)) => Ok(Some(n)),
+            _ => Err(self.out_of_range(
+                value.span().start,
+                key,
+                &n.to_string(),
+                &format!(
+                    "a byte count from {} to {}",
+                    BYTE_LIMITS.start(),
+                    BYTE_LIMITS.end()
+                ),
+            )),
+        }
+    }
+
+    fn temperature(&self, value: Option<Spanned<f64>>) -> Result<Option<f32>, String> {
+        let Some(value) = value else { return Ok(None) };
+        let t = *value.get_ref();
+        if !(t.is_finite() && (0.0..=2.0).contains(&t)) {
+            return Err(self.out_of_range(
+                value.span().start,
+                "temperature",
+                &t.to_string(),
+                "a number from 0 to 2",
+            ));
+        }
+        // In range, so the narrowing is exact enough and cannot overflow.
+        Ok(Some(t as f32))
+    }
 }

@@ -110,7 +110,8 @@ impl StreamDecoder for Decoder {
         let value: Value = match serde_json::from_str(&event.data) {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(error = %e, event = %event.event, "anthropic: undecodable event ignored");
+                tracing::warn!(error = %e, event = %crate::sanitize::for_log(&event.event), "anthropic: undecodable event skipped");
+                out.push(StreamEvent::Skipped(e.to_string()));
                 return;
             }
         };
@@ -242,16 +243,23 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
     })
 }
 
-pub fn rate_limits(headers: &reqwest::header::HeaderMap, _now: SystemTime) -> RateLimitHeaders {
+pub fn rate_limits(headers: &reqwest::header::HeaderMap, now: SystemTime) -> RateLimitHeaders {
     let reset = |name: &str| {
         let text = headers.get(name)?.to_str().ok()?;
-        let t = time::OffsetDateTime::parse(
+        let parsed = time::OffsetDateTime::parse(
             text.trim(),
             &time::format_description::well_known::Rfc3339,
         )
-        .ok()?;
-        let secs = u64::try_from(t.unix_timestamp()).ok()?;
-        Some(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, t.nanosecond()))
+        .ok()
+        .and_then(|t| {
+            let secs = u64::try_from(t.unix_timestamp()).ok()?;
+            let at = SystemTime::UNIX_EPOCH
+                .checked_add(std::time::Duration::new(secs, t.nanosecond()))?;
+            // A reset further ahead than any real window is garbage: absent, like a bad number.
+            let ahead = at.duration_since(now).unwrap_or_default();
+            (ahead <= crate::checked::MAX_OUTSIDE_WAIT).then_some(at)
+        });
+        crate::checked::header_value(name, text, parsed)
     };
     RateLimitHeaders {
         limit_requests: header_u64(headers, "anthropic-ratelimit-requests-limit"),

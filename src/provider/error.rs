@@ -21,11 +21,17 @@ pub enum ErrorKind {
     Connection,
     Timeout,
     StreamInterrupted,
+    /// A response, event or answer larger than paddock's bound for it.
+    TooLarge,
+    /// A response that is not what the protocol sends (HTML for an event stream, ...).
+    BadResponse,
+    /// The server redirected the request elsewhere; paddock does not follow.
+    Redirect,
     Unknown,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::RateLimit,
         ErrorKind::QuotaExceeded,
         ErrorKind::Overloaded,
@@ -38,6 +44,9 @@ impl ErrorKind {
         ErrorKind::Connection,
         ErrorKind::Timeout,
         ErrorKind::StreamInterrupted,
+        ErrorKind::TooLarge,
+        ErrorKind::BadResponse,
+        ErrorKind::Redirect,
         ErrorKind::Unknown,
     ];
 
@@ -55,6 +64,9 @@ impl ErrorKind {
             ErrorKind::Connection => "connection",
             ErrorKind::Timeout => "timeout",
             ErrorKind::StreamInterrupted => "stream_interrupted",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::BadResponse => "bad_response",
+            ErrorKind::Redirect => "redirect",
             ErrorKind::Unknown => "unknown",
         }
     }
@@ -87,7 +99,14 @@ impl ErrorKind {
             ErrorKind::Server => "the provider failed; try again",
             ErrorKind::Connection => "check base_url and that the server is running",
             ErrorKind::Timeout => "the server did not answer in time; try again",
-            ErrorKind::StreamInterrupted => "the answer was cut off; the partial text is kept",
+            ErrorKind::StreamInterrupted => "the answer was cut off; any partial text is kept",
+            ErrorKind::TooLarge => {
+                "paddock stopped reading; if such sizes are expected, raise the limit in the config"
+            }
+            ErrorKind::BadResponse => "check the provider's base_url and kind in the config",
+            ErrorKind::Redirect => {
+                "paddock sends keys and prompts only to the configured base_url; set base_url to the new address if you trust it"
+            }
             ErrorKind::Unknown => "see the log file for details",
         }
     }
@@ -98,6 +117,9 @@ impl fmt::Display for ErrorKind {
         f.write_str(self.as_str())
     }
 }
+
+/// The `code` of a stream that ended without its end marker.
+const TRUNCATED: &str = "no_end_marker";
 
 /// One failed request, whatever the cause.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -112,6 +134,8 @@ pub struct ApiError {
     pub retriable: bool,
     /// How long the server asked us to wait (Retry-After), when it said.
     pub retry_after: Option<Duration>,
+    /// Why a retriable error was not retried (a wait past the cap, a passed deadline).
+    pub not_retried: Option<String>,
 }
 
 impl ApiError {
@@ -123,6 +147,7 @@ impl ApiError {
             code: None,
             retriable: kind.is_retriable(),
             retry_after: None,
+            not_retried: None,
         }
     }
 
@@ -160,10 +185,17 @@ impl ApiError {
 
     /// The truncated-stream error: the body ended before the protocol's end marker.
     pub fn truncated() -> Self {
-        Self::new(
+        let mut err = Self::new(
             ErrorKind::StreamInterrupted,
             "the stream ended before the provider said it was complete",
-        )
+        );
+        err.code = Some(TRUNCATED.to_owned());
+        err
+    }
+
+    /// True for [`ApiError::truncated`].
+    pub fn is_truncation(&self) -> bool {
+        self.kind == ErrorKind::StreamInterrupted && self.code.as_deref() == Some(TRUNCATED)
     }
 
     /// One clear sentence for a terminal user.
@@ -172,9 +204,16 @@ impl ApiError {
             .status
             .map(|s| format!(" (HTTP {s})"))
             .unwrap_or_default();
-        let message = self.message.trim().trim_end_matches('.');
+        let message = crate::sanitize::clean_line(&self.message);
+        let message = message.trim().trim_end_matches('.');
+        let provider = crate::sanitize::clean_line(provider);
+        let not_retried = self
+            .not_retried
+            .as_deref()
+            .map(|why| format!("; not retried: {why}"))
+            .unwrap_or_default();
         format!(
-            "{provider}: {kind}{status}: {message}; {advice}.",
+            "{provider}: {kind}{status}: {message}{not_retried}; {advice}.",
             kind = self.kind,
             advice = self.kind.advice()
         )
@@ -224,6 +263,15 @@ pub fn classify(
 ) -> ErrorKind {
     let t = error_type.unwrap_or("");
     let c = code.unwrap_or("");
+    // Proxies (LiteLLM) put the upstream HTTP status in `code` of a mid-stream error.
+    let status = match status {
+        0 => c
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (400..600).contains(s))
+            .unwrap_or(0),
+        s => s,
+    };
     let m = message.to_ascii_lowercase();
     let has = |s: &str| t == s || c == s;
     if has("insufficient_quota")

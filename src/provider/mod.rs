@@ -93,10 +93,7 @@ pub struct Usage {
 
 impl Usage {
     pub fn total(&self) -> Option<u64> {
-        match (self.input_tokens, self.output_tokens) {
-            (None, None) => None,
-            (i, o) => Some(i.unwrap_or(0) + o.unwrap_or(0)),
-        }
+        crate::checked::add_tokens([self.input_tokens, self.output_tokens])
     }
 
     /// Fields present in `newer` replace ours (Anthropic's cumulative `message_delta` rule).
@@ -137,6 +134,19 @@ impl RateLimitHeaders {
     pub fn is_empty(&self) -> bool {
         *self == RateLimitHeaders::default()
     }
+
+    /// Each field from `self`, or from `other` where `self` has none.
+    pub fn or(self, other: RateLimitHeaders) -> RateLimitHeaders {
+        RateLimitHeaders {
+            limit_requests: self.limit_requests.or(other.limit_requests),
+            remaining_requests: self.remaining_requests.or(other.remaining_requests),
+            reset_requests: self.reset_requests.or(other.reset_requests),
+            limit_tokens: self.limit_tokens.or(other.limit_tokens),
+            remaining_tokens: self.remaining_tokens.or(other.remaining_tokens),
+            reset_tokens: self.reset_tokens.or(other.reset_tokens),
+            retry_after: self.retry_after.or(other.retry_after),
+        }
+    }
 }
 
 /// One decoded event from a streaming response.
@@ -152,6 +162,9 @@ pub enum StreamEvent {
     Done,
     /// The server reported an error inside the stream.
     Error(ApiError),
+    /// An event that could not be decoded (bad JSON, a number out of range, too deep): skipped,
+    /// but counted and reported, so no text vanishes without a trace. Holds why.
+    Skipped(String),
 }
 
 /// A whole non-streaming answer, decoded.
@@ -178,21 +191,42 @@ pub(crate) fn header_u64(headers: &reqwest::header::HeaderMap, name: &str) -> Op
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-/// Retry-After in all its forms: `retry-after-ms`, then `retry-after` as seconds, then as an HTTP date.
+/// Retry-After in all its forms: `retry-after-ms`, then `retry-after` as seconds, then as an HTTP
+/// date, then LiteLLM's forwarded `llm_provider-retry-after`. Values out of range (negative,
+/// absurd, past [`crate::checked::MAX_OUTSIDE_WAIT`]) count as absent and are logged.
 pub fn retry_after(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()) {
-        if let Ok(ms) = ms.trim().parse::<f64>() {
-            if ms.is_finite() && ms >= 0.0 {
-                return Some(Duration::from_secs_f64(ms / 1000.0));
-            }
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms") {
+        let parsed = ms
+            .parse::<f64>()
+            .ok()
+            .and_then(|ms| crate::checked::wait_from_secs(ms / 1000.0));
+        if let Some(wait) = crate::checked::header_value("retry-after-ms", ms, parsed) {
+            return Some(wait);
         }
     }
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    for name in ["retry-after", "llm_provider-retry-after"] {
+        let Some(value) = text(name) else { continue };
+        let parsed = match value.parse::<f64>() {
+            Ok(secs) => crate::checked::wait_from_secs(secs),
+            Err(_) => httpdate::parse_http_date(value).ok().and_then(|when| {
+                crate::checked::wait_from_secs(
+                    when.duration_since(now)
+                        .unwrap_or(Duration::ZERO)
+                        .as_secs_f64(),
+                )
+            }),
+        };
+        if let Some(wait) = crate::checked::header_value(name, value, parsed) {
+            return Some(wait);
+        }
     }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    None
 }
 
 /// `x-should-retry: true|false`, when present.
@@ -204,6 +238,31 @@ pub fn should_retry_header(headers: &reqwest::header::HeaderMap) -> Option<bool>
     }
 }
 
+/// Bounds on what one response may make paddock hold (DESIGN.md §3b); each is a config key of
+/// the same name. Passing one is an error of kind `too_large`, never an abort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// One SSE line, or one event's data.
+    pub max_event_bytes: usize,
+    /// A whole non-streaming response body.
+    pub max_body_bytes: usize,
+    /// One answer's text, streamed or not (what a session keeps of it).
+    pub max_answer_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: sse::DEFAULT_MAX_EVENT_BYTES,
+            max_body_bytes: 16 << 20,
+            max_answer_bytes: 8 << 20,
+        }
+    }
+}
+
+/// How much of an error response is read: enough for any real error message; the rest is dropped.
+pub const ERROR_BODY_PREFIX: usize = 64 << 10;
+
 /// Where and how to reach one provider: what the wire layer needs to build a request.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -212,6 +271,7 @@ pub struct Endpoint {
     pub base_url: String,
     pub api_key: Option<secrecy::SecretString>,
     pub max_tokens_field: MaxTokensField,
+    pub limits: Limits,
 }
 
 impl Endpoint {
@@ -254,10 +314,19 @@ impl Endpoint {
 
     pub fn rate_limits(&self, headers: &reqwest::header::HeaderMap) -> RateLimitHeaders {
         let now = SystemTime::now();
-        let mut rl = match self.protocol {
-            Protocol::OpenAi => openai::rate_limits(headers, now),
-            Protocol::Anthropic => anthropic::rate_limits(headers, now),
+        // Proxies (LiteLLM, OpenRouter) send either family whatever the protocol: read ours
+        // first and fill what it lacks from the other.
+        let (ours, theirs) = match self.protocol {
+            Protocol::OpenAi => (
+                openai::rate_limits(headers, now),
+                anthropic::rate_limits(headers, now),
+            ),
+            Protocol::Anthropic => (
+                anthropic::rate_limits(headers, now),
+                openai::rate_limits(headers, now),
+            ),
         };
+        let mut rl = ours.or(theirs);
         rl.retry_after = retry_after(headers, now);
         rl
     }
@@ -325,7 +394,8 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
         total += value * scale;
         rest = &rest[unit_len..];
     }
-    total.is_finite().then(|| Duration::from_secs_f64(total))
+    // 10^23 seconds is not a reset time: out of range reads as absent, never a panic.
+    crate::checked::wait_from_secs(total)
 }
 
 #[cfg(test)]
@@ -350,7 +420,15 @@ mod tests {
                 "{text}"
             );
         }
-        for bad in ["", "s", "1x", "abc", "1.2.3s"] {
+        for bad in [
+            "",
+            "s",
+            "1x",
+            "abc",
+            "1.2.3s",
+            "100000000000000000000000s",
+            "25h",
+        ] {
             assert_eq!(parse_go_duration(bad), None, "{bad}");
         }
     }
@@ -370,5 +448,16 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, now), None);
+        for absurd in ["1e20", "1e308", "-3", "NaN", "inf"] {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", HeaderValue::from_static(absurd));
+            assert_eq!(retry_after(&h, now), None, "{absurd}");
+            let mut h = HeaderMap::new();
+            h.insert("retry-after-ms", HeaderValue::from_static(absurd));
+            assert_eq!(retry_after(&h, now), None, "ms {absurd}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert("llm_provider-retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(3)));
     }
 }

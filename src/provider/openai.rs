@@ -148,7 +148,8 @@ impl StreamDecoder for Decoder {
         let chunk: Chunk = match serde_json::from_str(data) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "openai: undecodable stream event ignored");
+                tracing::warn!(error = %e, "openai: undecodable stream event skipped");
+                out.push(StreamEvent::Skipped(e.to_string()));
                 return;
             }
         };
@@ -265,7 +266,8 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
 pub fn rate_limits(headers: &reqwest::header::HeaderMap, now: SystemTime) -> RateLimitHeaders {
     let reset = |name: &str| {
         let text = headers.get(name)?.to_str().ok()?;
-        Some(now + parse_go_duration(text)?)
+        let ahead = crate::checked::header_value(name, text, parse_go_duration(text))?;
+        crate::checked::time_after(now, ahead)
     };
     RateLimitHeaders {
         limit_requests: header_u64(headers, "x-ratelimit-limit-requests"),

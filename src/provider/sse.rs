@@ -7,8 +7,18 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The default bound on one SSE line and on one event's data (`max_event_bytes` in the config).
+/// Real chunks are a few hundred bytes; a whole long answer in one event stays far below it.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 4 << 20;
+
+/// One line or one event grew past the decoder's bound: the stream is refused, not buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTooLarge {
+    pub limit: usize,
+}
+
 /// Decodes a byte stream into events. Keeps only the unfinished line and the pending event,
-/// so memory is bounded by the largest event, not the stream.
+/// each bounded by `limit`, so memory is bounded whatever the server sends.
 #[derive(Debug, Default)]
 pub struct SseDecoder {
     /// Bytes of the current line not yet terminated. Kept as bytes so a UTF-8 character split
@@ -21,24 +31,53 @@ pub struct SseDecoder {
     event: String,
     data: String,
     has_data: bool,
+    /// Bytes one line or one event's data may hold.
+    limit: usize,
+    /// Set once the bound was passed; the decoder then refuses everything.
+    overflowed: bool,
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new() -> Self {
+        Self::with_limit(DEFAULT_MAX_EVENT_BYTES)
+    }
+
+    /// A decoder whose lines and events may hold at most `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
         Self {
             at_start: true,
+            limit: limit.max(1),
             ..Self::default()
         }
     }
 
-    /// Feed one chunk; completed events are appended to `out`.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+    /// Feed one chunk; completed events are appended to `out`. An over-long line or event is an
+    /// error, and every later call returns it too.
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), EventTooLarge> {
+        if self.overflowed {
+            return Err(self.too_large());
+        }
         if !self.at_start {
             self.feed_lines(chunk, out);
-            return;
+        } else {
+            self.feed_start(chunk, out);
         }
+        if self.overflowed || self.line.len() > self.limit {
+            self.overflowed = true;
+            self.line = Vec::new();
+            self.data = String::new();
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+
+    fn too_large(&self) -> EventTooLarge {
+        EventTooLarge { limit: self.limit }
+    }
+
+    fn feed_start(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
         // Hold the first bytes until we know whether they are a BOM, which may arrive split.
         self.line.extend_from_slice(chunk);
         let n = self.line.len().min(BOM.len());
@@ -59,6 +98,9 @@ impl SseDecoder {
         }
         self.after_cr = false;
         while let Some(pos) = memchr::memchr2(b'\n', b'\r', chunk) {
+            if self.overflowed {
+                return;
+            }
             let terminator = chunk[pos];
             let line_end = &chunk[..pos];
             chunk = &chunk[pos + 1..];
@@ -99,13 +141,17 @@ impl SseDecoder {
         };
         match field {
             b"data" => {
+                if self.data.len() + value.len() + 1 > self.limit {
+                    self.overflowed = true;
+                    return;
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }
                 push_utf8(&mut self.data, value);
                 self.has_data = true;
             }
-            b"event" => {
+            b"event" if value.len() <= 256 => {
                 self.event.clear();
                 push_utf8(&mut self.event, value);
             }
@@ -142,7 +188,7 @@ mod tests {
         let mut dec = SseDecoder::new();
         let mut out = Vec::new();
         for chunk in input.chunks(size.max(1)) {
-            dec.feed(chunk, &mut out);
+            dec.feed(chunk, &mut out).unwrap();
         }
         out
     }
@@ -209,16 +255,43 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_have_no_cap() {
+    fn long_lines_up_to_the_limit_are_kept() {
         let big = "y".repeat(1 << 20);
         let input = format!("data: {big}\n\n");
         assert_eq!(decode_in_slices(input.as_bytes(), 4096), vec![ev("", &big)]);
     }
 
+    #[test]
+    fn a_line_or_event_past_the_limit_is_refused_without_buffering_it() {
+        let mut dec = SseDecoder::with_limit(1000);
+        let mut out = Vec::new();
+        let chunk = [b'a'; 300];
+        dec.feed(b"data: ", &mut out).unwrap();
+        let mut result = Ok(());
+        for _ in 0..10 {
+            result = result.and(dec.feed(&chunk, &mut out));
+        }
+        assert_eq!(result, Err(EventTooLarge { limit: 1000 }));
+        assert!(dec.line.capacity() < 2000, "the over-long line was dropped");
+        assert_eq!(
+            dec.feed(b"\n\n", &mut out),
+            Err(EventTooLarge { limit: 1000 })
+        );
+        // Many short data lines adding up to one huge event.
+        let mut dec = SseDecoder::with_limit(1000);
+        let many = "data: xxxxxxxxxx\n".repeat(200);
+        assert!(dec.feed(many.as_bytes(), &mut out).is_err());
+        assert!(out.is_empty());
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512), size in 1usize..9) {
-            let _ = decode_in_slices(&bytes, size);
+            let mut dec = SseDecoder::with_limit(64);
+            let mut out = Vec::new();
+            for chunk in bytes.chunks(size) {
+                let _ = dec.feed(chunk, &mut out);
+            }
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct ProviderTranscript {
 /// One prompt and this provider's answer to it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Turn {
+    /// Random and unique, so writers of one session merge their turns instead of overwriting
+    /// each other's (absent in files from before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub prompt: String,
     pub answer: String,
     /// False while the answer streams; an answer cut off by a crash stays false on disk.
@@ -186,6 +190,7 @@ impl Session {
     /// Start a turn: `prompt` sent to `provider`, answer empty and incomplete.
     pub fn begin_answer(&mut self, provider: &ProviderRef, prompt: &str) {
         self.add_provider(provider).turns.push(Turn {
+            id: Some(format!("{:016x}", rand::random::<u64>())),
             prompt: prompt.to_owned(),
             ..Turn::default()
         });
@@ -239,8 +244,10 @@ impl Session {
     /// Input plus output tokens over every turn, as reported.
     pub fn total_tokens(&self) -> u64 {
         self.turns()
-            .map(|t| t.metrics.input_tokens.unwrap_or(0) + t.metrics.output_tokens.unwrap_or(0))
-            .sum()
+            .filter_map(|t| {
+                crate::checked::add_tokens([t.metrics.input_tokens, t.metrics.output_tokens])
+            })
+            .fold(0, u64::saturating_add)
     }
 
     /// Summed cost, when at least one turn was priced.
@@ -258,9 +265,54 @@ impl Session {
             .unwrap_or(0)
     }
 
+    /// This session written over `disk`, the same session as another process saved it: `None`
+    /// when `disk` holds no turn we lack (then `self` is written as it is), else every turn of
+    /// both, ours winning where both have it, in the order the file had them.
+    pub fn merged_over(&self, disk: &Session) -> Option<Session> {
+        let ours: std::collections::HashSet<&str> =
+            self.turns().filter_map(|t| t.id.as_deref()).collect();
+        let foreign = disk
+            .turns()
+            .any(|t| t.id.as_deref().is_some_and(|id| !ours.contains(id)));
+        if !foreign {
+            return None;
+        }
+        let mut merged = self.clone();
+        for theirs in &disk.providers {
+            match merged.provider_mut(&theirs.name) {
+                Some(p) => p.turns = merged_turns(&p.turns, &theirs.turns),
+                None => merged.providers.push(theirs.clone()),
+            }
+        }
+        Some(merged)
+    }
+
     fn turns(&self) -> impl Iterator<Item = &Turn> {
         self.providers.iter().flat_map(|p| p.turns.iter())
     }
+}
+
+/// One provider's turns from us and from the file: the file's order, our version of every turn
+/// we have (by id; turns from before ids by position), then our turns the file lacks.
+fn merged_turns(ours: &[Turn], disk: &[Turn]) -> Vec<Turn> {
+    let find = |id: &str| ours.iter().find(|t| t.id.as_deref() == Some(id));
+    let mut old_ours = ours.iter().filter(|t| t.id.is_none());
+    let mut out: Vec<Turn> = disk
+        .iter()
+        .map(|t| match t.id.as_deref() {
+            Some(id) => find(id).unwrap_or(t).clone(),
+            None => old_ours.next().unwrap_or(t).clone(),
+        })
+        .collect();
+    out.extend(old_ours.cloned());
+    let on_disk: std::collections::HashSet<&str> =
+        disk.iter().filter_map(|t| t.id.as_deref()).collect();
+    out.extend(
+        ours.iter()
+            .filter(|t| t.id.as_deref().is_some_and(|id| !on_disk.contains(id)))
+            .cloned(),
+    );
+    out
 }
 
 impl Default for Session {

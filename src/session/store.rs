@@ -12,24 +12,34 @@ impl Session {
     }
 
     /// Write `dir/ID.json` atomically: a crash at any moment leaves the old file or the new one.
+    /// Under the session's lock, turns another process added since we read the file are merged
+    /// in, so concurrent writers never lose each other's finished turns.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, String> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| format!("could not encode session {} ({e}).", self.id))?;
         let path = self.path_in(dir);
-        write_atomic(dir, &path, &json).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             format!(
                 "could not save session file {} ({e}); check that the directory is writable.",
                 path.display()
             )
-        })?;
+        };
+        crate::paths::create_private_dir(dir).map_err(cannot)?;
+        if let Some(data) = crate::paths::data_dir().filter(|d| dir.starts_with(d) && dir != d) {
+            // The sessions directory's parent is ours too; an older paddock made it 0755.
+            crate::paths::create_private_dir(&data).map_err(cannot)?;
+        }
+        let _lock = SessionLock::acquire(dir, &self.id)?;
+        let on_disk = path.is_file().then(|| Session::load(&path).ok()).flatten();
+        let merged = on_disk.and_then(|disk| self.merged_over(&disk));
+        let json = serde_json::to_vec_pretty(merged.as_ref().unwrap_or(self))
+            .map_err(|e| format!("could not encode session {} ({e}).", self.id))?;
+        write_atomic(dir, &path, &json).map_err(cannot)?;
         Ok(path)
     }
 
     /// Read a session file. Errors are one sentence naming the file and the problem; the file is
     /// never touched.
     pub fn load(path: &Path) -> Result<Session, String> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read session file {} ({e}).", path.display()))?;
+        let bytes = read_bounded(path)?;
         let session: Session = serde_json::from_slice(&bytes).map_err(|e| {
             let problem = match e.classify() {
                 serde_json::error::Category::Eof => format!(
@@ -110,6 +120,76 @@ impl Session {
     }
 }
 
+/// The largest session file paddock reads: eight answers at the largest `max_answer_bytes`.
+pub const MAX_SESSION_BYTES: u64 = 64 << 20;
+
+/// A session file's bytes, refused (not read) past [`MAX_SESSION_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read session file {} ({e}).", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SESSION_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_SESSION_BYTES {
+        return Err(format!(
+            "session file {} is larger than the {} MiB paddock reads; it was left as it is — move it away or delete it.",
+            path.display(),
+            MAX_SESSION_BYTES >> 20
+        ));
+    }
+    Ok(bytes)
+}
+
+/// An exclusive lock on the sessions directory, held while one session is read, merged and
+/// written. The directory itself is locked (flock works on directories), so no lock file is left
+/// behind and none can be unlinked from under a waiting writer.
+struct SessionLock {
+    _dir: std::fs::File,
+}
+
+/// How long a writer waits for another to finish before giving up on this save.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl SessionLock {
+    fn acquire(dir: &Path, id: &str) -> Result<Self, String> {
+        let handle = std::fs::File::open(dir).map_err(|e| {
+            format!(
+                "cannot lock session {id} ({e}); check that {} is readable.",
+                dir.display()
+            )
+        })?;
+        let started = std::time::Instant::now();
+        loop {
+            match handle.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(format!(
+                        "session {id} stayed locked by another paddock for {} s, so this save was given up; the answer is in the request log only.",
+                        LOCK_WAIT.as_secs()
+                    ))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(format!("cannot lock session {id} ({e})."))
+                }
+            }
+        }
+        let waited = started.elapsed();
+        if waited > std::time::Duration::from_millis(100) {
+            tracing::info!(
+                session = id,
+                waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                "waited for another writer of the sessions directory"
+            );
+        }
+        Ok(Self { _dir: handle })
+    }
+}
+
 /// What [`Session::list`] found.
 #[derive(Debug, Default)]
 pub struct Listing {
@@ -151,7 +231,6 @@ fn session_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Temp file in the same directory, write, fsync, rename over `path`, fsync the directory.
 fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -85,7 +85,9 @@ impl TurnStats {
             .generation_time
             .or_else(|| o.ttft.map(|t| o.latency.saturating_sub(t)));
         let tokens_per_sec = match (o.usage.output_tokens, gen) {
-            (Some(n), Some(g)) if g > Duration::ZERO && n > 0 => Some(n as f64 / g.as_secs_f64()),
+            (Some(n), Some(g)) if g >= crate::metrics::MIN_RATE_INTERVAL && n > 0 => {
+                Some(n as f64 / g.as_secs_f64())
+            }
             _ => None,
         };
         Self {

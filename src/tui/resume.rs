@@ -1,7 +1,7 @@
 //! Reopening a saved session: each provider's turns back in its pane, so the next prompt
 //! continues every conversation; providers the config no longer has get a pane that says so.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::provider::ErrorKind;
 use crate::session::{self, ProviderTranscript, Session};
@@ -93,12 +93,12 @@ fn missing_pane(t: &ProviderTranscript) -> Pane {
 /// A saved turn as a finished pane turn.
 fn turn(t: &session::Turn, round: u64, now: Instant) -> Turn {
     let m = &t.metrics;
-    let ms = |v: Option<f64>| v.map(|v| Duration::from_secs_f64(v.max(0.0) / 1000.0));
+    let ms = |v: Option<f64>| v.and_then(crate::checked::duration_from_ms);
     let ttft = ms(m.ttft_ms);
     let latency = ms(m.latency_ms).unwrap_or_default();
     let generation = latency.saturating_sub(ttft.unwrap_or_default());
     let tokens_per_sec = match m.output_tokens {
-        Some(n) if n > 0 && generation > Duration::ZERO => {
+        Some(n) if n > 0 && generation >= crate::metrics::MIN_RATE_INTERVAL => {
             Some(n as f64 / generation.as_secs_f64())
         }
         _ => None,

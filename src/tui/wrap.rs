@@ -33,7 +33,7 @@ fn cells(line: &Line<'_>) -> Vec<Cell> {
         for c in span.content.chars() {
             match c {
                 '\t' => cells.extend(std::iter::repeat_n((' ', 1, span.style), 4)),
-                c if c.is_control() => {}
+                c if c.is_control() || crate::sanitize::is_removed(c) => {}
                 c => cells.push((c, c.width().unwrap_or(0), span.style)),
             }
         }

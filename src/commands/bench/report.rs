@@ -1,14 +1,12 @@
 //! Formatting a [`BenchReport`]: the terminal tables, JSON and CSV.
 
-use std::time::Duration;
-
 use super::stats::round2_value;
 use super::{BenchReport, Spread};
 use crate::commands::table::{duration_cell, ms_cell, num_cell, Align, Table, MISSING};
 use crate::config::format_cost;
 
 fn ms_duration_cell(v: Option<f64>) -> String {
-    duration_cell(v.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)))
+    duration_cell(v.and_then(crate::checked::duration_from_ms))
 }
 
 /// Two tables: timing percentiles per provider and measure, then throughput and errors.

@@ -140,8 +140,11 @@ impl ProviderStats {
                 0.0
             }
         };
-        let sum =
-            |f: fn(&Sample) -> Option<u64>| ok.iter().filter_map(|s| f(s)).sum::<u64>() as f64;
+        let sum = |f: fn(&Sample) -> Option<u64>| {
+            ok.iter()
+                .filter_map(|s| f(s))
+                .fold(0u64, u64::saturating_add) as f64
+        };
         Self {
             provider: provider.to_owned(),
             model: model.to_owned(),
