@@ -152,10 +152,12 @@ impl Run {
 
     /// Retry only while no text has arrived: re-sending after tokens streamed would duplicate them.
     pub(super) fn fail(&mut self, client: &Client, mut error: ApiError) -> Step {
-        if error.is_truncation() && self.finish_reason.is_some() {
-            // The provider said why it stopped, then the body ended without the end marker. The
-            // official SDKs end such a stream quietly; the answer is whole, so it is kept as one.
-            tracing::warn!("the stream ended after its finish reason but without its end marker");
+        let ended_quietly = error.is_truncation() || error.kind == ErrorKind::Timeout;
+        if ended_quietly && self.finish_reason.is_some() {
+            // The provider said why it stopped, then the body ended (or went silent) without the
+            // end marker. The official SDKs end such a stream quietly; the answer is whole, so it
+            // is kept as one.
+            tracing::warn!(error = %error, "the stream ended after its finish reason but without its end marker");
             return self.finish();
         }
         if !self.content.is_empty() {

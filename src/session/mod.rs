@@ -287,6 +287,15 @@ impl Session {
         Some(merged)
     }
 
+    /// The ids of every turn that has one.
+    pub fn turn_ids(&self) -> impl Iterator<Item = &str> {
+        self.turns().filter_map(|t| t.id.as_deref())
+    }
+
+    pub fn has_turn(&self, id: &str) -> bool {
+        self.turn_ids().any(|t| t == id)
+    }
+
     fn turns(&self) -> impl Iterator<Item = &Turn> {
         self.providers.iter().flat_map(|p| p.turns.iter())
     }

@@ -28,11 +28,18 @@ impl Session {
             crate::paths::create_private_dir(&data).map_err(cannot)?;
         }
         let _lock = SessionLock::acquire(dir, &self.id)?;
-        let on_disk = path.is_file().then(|| Session::load(&path).ok()).flatten();
+        // Reading the file back is needed only when someone else wrote it since we did.
+        let on_disk = (path.is_file() && !nothing_new_on_disk(&path, self))
+            .then(|| Session::load(&path).ok())
+            .flatten();
         let merged = on_disk.and_then(|disk| self.merged_over(&disk));
-        let json = serde_json::to_vec_pretty(merged.as_ref().unwrap_or(self))
-            .map_err(|e| format!("could not encode session {} ({e}).", self.id))?;
-        write_atomic(dir, &path, &json).map_err(cannot)?;
+        // Encoded straight into the file: a long answer is not copied into a buffer first.
+        let session = merged.as_ref().unwrap_or(self);
+        write_atomic(dir, &path, |w| {
+            serde_json::to_writer_pretty(w, session).map_err(std::io::Error::other)
+        })
+        .map_err(cannot)?;
+        remember_written(&path, session);
         Ok(path)
     }
 
@@ -142,6 +149,43 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// What identifies one version of a file: another writer's rename gives a new inode and time.
+type FileStamp = (u64, std::time::SystemTime, u64);
+
+/// Each session file as this process last wrote it: its stamp and the turn ids it holds.
+static LAST_WRITTEN: std::sync::Mutex<Vec<(PathBuf, FileStamp, Vec<String>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.len(), meta.modified().ok()?, inode))
+}
+
+/// True when the file is as this process wrote it and holds no turn `session` lacks, so
+/// reading it back could add nothing.
+fn nothing_new_on_disk(path: &Path, session: &Session) -> bool {
+    let Some(now) = stamp(path) else { return false };
+    let last = LAST_WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    last.iter()
+        .any(|(p, s, ids)| p == path && *s == now && ids.iter().all(|id| session.has_turn(id)))
+}
+
+fn remember_written(path: &Path, session: &Session) {
+    let Some(now) = stamp(path) else { return };
+    let ids = session.turn_ids().map(str::to_owned).collect();
+    let mut last = LAST_WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    last.retain(|(p, _, _)| p != path);
+    last.push((path.to_path_buf(), now, ids));
+}
+
 /// An exclusive lock on the sessions directory, held while one session is read, merged and
 /// written. The directory itself is locked (flock works on directories), so no lock file is left
 /// behind and none can be unlinked from under a waiting writer.
@@ -230,7 +274,11 @@ fn session_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Temp file in the same directory, write, fsync, rename over `path`, fsync the directory.
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomic(
+    dir: &Path,
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -249,8 +297,11 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
+        let file = options.open(&tmp)?;
+        let mut buffered = std::io::BufWriter::with_capacity(64 << 10, &file);
+        write(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)?;

@@ -180,3 +180,39 @@ fn corrupt_files_get_one_sentence_and_stay_as_they_were() {
     assert!(listing.sessions.is_empty());
     assert_eq!(listing.problems.len(), 4);
 }
+
+#[test]
+fn two_writers_of_one_session_keep_each_others_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let who = ProviderRef::new("p", "m", Protocol::OpenAi);
+    let mut first = Session::with_id("20260101-000000-00aa", "2026-01-01T00:00:00Z");
+    first.begin_answer(&who, "zero");
+    first.save(dir.path()).unwrap();
+    // Two processes resume it at once: each read the file before the other wrote.
+    let path = first.path_in(dir.path());
+    let mut a = Session::load(&path).unwrap();
+    let mut b = Session::load(&path).unwrap();
+    a.begin_answer(&who, "from a");
+    a.save(dir.path()).unwrap();
+    b.begin_answer(&who, "from b");
+    b.save(dir.path()).unwrap();
+    // a saves again (its answer finished) after b wrote: b's turn survives that too.
+    a.append_partial("p", "answer a");
+    a.save(dir.path()).unwrap();
+    let prompts: Vec<String> = Session::load(&path).unwrap().providers[0]
+        .turns
+        .iter()
+        .map(|t| format!("{}={}", t.prompt, t.answer))
+        .collect();
+    assert_eq!(prompts, ["zero=", "from a=answer a", "from b="]);
+}
+
+#[test]
+fn a_session_file_past_the_bound_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("20260101-000000-00bb.json");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(super::store::MAX_SESSION_BYTES + 1).unwrap();
+    let err = Session::load(&path).unwrap_err();
+    assert!(err.contains("larger than the 64 MiB"), "{err}");
+}
