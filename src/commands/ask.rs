@@ -43,6 +43,9 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
             _ => {}
         }
         if let Some(rec) = &mut recorder {
+            if matches!(event, ClientEvent::Delta(_)) && rec.save_due() {
+                out.flush();
+            }
             rec.on_event(client.name(), &event);
         }
         if let ClientEvent::Done(done) = event {

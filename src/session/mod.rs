@@ -265,18 +265,10 @@ impl Session {
             .unwrap_or(0)
     }
 
-    /// This session written over `disk`, the same session as another process saved it: `None`
-    /// when `disk` holds no turn we lack (then `self` is written as it is), else every turn of
-    /// both, ours winning where both have it, in the order the file had them.
+    /// This session written over `disk`, the same session as another process saved it: every
+    /// turn of both, the further-advanced copy where both have one, in the order the file had
+    /// them; `None` when that is just `self` (then `self` is written as it is).
     pub fn merged_over(&self, disk: &Session) -> Option<Session> {
-        let ours: std::collections::HashSet<&str> =
-            self.turns().filter_map(|t| t.id.as_deref()).collect();
-        let foreign = disk
-            .turns()
-            .any(|t| t.id.as_deref().is_some_and(|id| !ours.contains(id)));
-        if !foreign {
-            return None;
-        }
         let mut merged = self.clone();
         for theirs in &disk.providers {
             match merged.provider_mut(&theirs.name) {
@@ -284,16 +276,20 @@ impl Session {
                 None => merged.providers.push(theirs.clone()),
             }
         }
-        Some(merged)
+        (merged != *self).then_some(merged)
     }
 
-    /// The ids of every turn that has one.
-    pub fn turn_ids(&self) -> impl Iterator<Item = &str> {
-        self.turns().filter_map(|t| t.id.as_deref())
+    /// Each turn with an id: (id, complete, answer length), how far it is.
+    pub fn turn_marks(&self) -> impl Iterator<Item = (String, bool, usize)> + '_ {
+        self.turns()
+            .filter_map(|t| Some((t.id.clone()?, t.complete, t.answer.len())))
     }
 
-    pub fn has_turn(&self, id: &str) -> bool {
-        self.turn_ids().any(|t| t == id)
+    /// True when turn `id` is here and at least as far as (`complete`, `len`) says.
+    pub fn has_turn_as_far(&self, id: &str, complete: bool, len: usize) -> bool {
+        self.turns()
+            .find(|t| t.id.as_deref() == Some(id))
+            .is_some_and(|t| t.complete || (!complete && t.answer.len() >= len))
     }
 
     fn turns(&self) -> impl Iterator<Item = &Turn> {
@@ -301,16 +297,17 @@ impl Session {
     }
 }
 
-/// One provider's turns from us and from the file: the file's order, our version of every turn
-/// we have (by id; turns from before ids by position), then our turns the file lacks.
+/// One provider's turns from us and from the file: the file's order, the further-advanced
+/// version of every turn both have (by id; turns from before ids by position), then our turns the
+/// file lacks.
 fn merged_turns(ours: &[Turn], disk: &[Turn]) -> Vec<Turn> {
     let find = |id: &str| ours.iter().find(|t| t.id.as_deref() == Some(id));
     let mut old_ours = ours.iter().filter(|t| t.id.is_none());
     let mut out: Vec<Turn> = disk
         .iter()
         .map(|t| match t.id.as_deref() {
-            Some(id) => find(id).unwrap_or(t).clone(),
-            None => old_ours.next().unwrap_or(t).clone(),
+            Some(id) => further(find(id), t).clone(),
+            None => further(old_ours.next(), t).clone(),
         })
         .collect();
     out.extend(old_ours.cloned());
@@ -322,6 +319,19 @@ fn merged_turns(ours: &[Turn], disk: &[Turn]) -> Vec<Turn> {
             .cloned(),
     );
     out
+}
+
+/// Of our copy of a turn and the file's, the one further along. We may hold a stale copy of
+/// another writer's turn (read while it streamed): a finished turn beats an unfinished one, and
+/// of two unfinished ones the longer answer wins; of two finished ones, ours.
+fn further<'a>(ours: Option<&'a Turn>, disk: &'a Turn) -> &'a Turn {
+    match ours {
+        None => disk,
+        Some(o) if o.complete => o,
+        Some(_) if disk.complete => disk,
+        Some(o) if disk.answer.len() > o.answer.len() => disk,
+        Some(o) => o,
+    }
 }
 
 impl Default for Session {

@@ -41,10 +41,13 @@ impl Autosave {
 
     /// True when there are unsaved changes and the last save is at least `every` old.
     pub fn due(&self, now: Instant) -> bool {
-        self.dirty
-            && self
-                .last_save
-                .is_none_or(|t| now.saturating_duration_since(t) >= self.every)
+        self.dirty && self.interval_passed(now)
+    }
+
+    /// True when the last save is at least `every` old (or there was none).
+    pub fn interval_passed(&self, now: Instant) -> bool {
+        self.last_save
+            .is_none_or(|t| now.saturating_duration_since(t) >= self.every)
     }
 
     /// True when there are unsaved changes at all.
@@ -125,6 +128,12 @@ impl Recorder {
             }
             _ => {}
         }
+    }
+
+    /// True when the next streamed text will be saved at once (the caller flushes what it
+    /// printed first, so a file never holds text the user was not shown).
+    pub fn save_due(&self) -> bool {
+        self.enabled && self.autosave.interval_passed(Instant::now())
     }
 
     /// Save now whatever the interval says.

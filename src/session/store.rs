@@ -152,8 +152,11 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
 /// What identifies one version of a file: another writer's rename gives a new inode and time.
 type FileStamp = (u64, std::time::SystemTime, u64);
 
-/// Each session file as this process last wrote it: its stamp and the turn ids it holds.
-static LAST_WRITTEN: std::sync::Mutex<Vec<(PathBuf, FileStamp, Vec<String>)>> =
+/// How far one turn was when written: its id, whether complete, its answer's length.
+type TurnMark = (String, bool, usize);
+
+/// Each session file as this process last wrote it: its stamp and its turns' marks.
+static LAST_WRITTEN: std::sync::Mutex<Vec<(PathBuf, FileStamp, Vec<TurnMark>)>> =
     std::sync::Mutex::new(Vec::new());
 
 fn stamp(path: &Path) -> Option<FileStamp> {
@@ -165,20 +168,25 @@ fn stamp(path: &Path) -> Option<FileStamp> {
     Some((meta.len(), meta.modified().ok()?, inode))
 }
 
-/// True when the file is as this process wrote it and holds no turn `session` lacks, so
-/// reading it back could add nothing.
+/// True when the file is as this process wrote it and `session` has every turn in it at least
+/// as far along, so reading it back could add nothing.
 fn nothing_new_on_disk(path: &Path, session: &Session) -> bool {
     let Some(now) = stamp(path) else { return false };
     let last = LAST_WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    last.iter()
-        .any(|(p, s, ids)| p == path && *s == now && ids.iter().all(|id| session.has_turn(id)))
+    last.iter().any(|(p, s, marks)| {
+        p == path
+            && *s == now
+            && marks
+                .iter()
+                .all(|(id, complete, len)| session.has_turn_as_far(id, *complete, *len))
+    })
 }
 
 fn remember_written(path: &Path, session: &Session) {
     let Some(now) = stamp(path) else { return };
-    let ids = session.turn_ids().map(str::to_owned).collect();
+    let ids = session.turn_marks().collect();
     let mut last = LAST_WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -205,6 +205,17 @@ fn two_writers_of_one_session_keep_each_others_turns() {
         .map(|t| format!("{}={}", t.prompt, t.answer))
         .collect();
     assert_eq!(prompts, ["zero=", "from a=answer a", "from b="]);
+    // c read the file while a's answer streamed; a finished; c's stale copy must not win.
+    let mut c = Session::load(&path).unwrap();
+    a.finish_answer("p", &outcome("answer a, done", None), None);
+    a.save(dir.path()).unwrap();
+    c.begin_answer(&who, "from c");
+    c.save(dir.path()).unwrap();
+    let on_disk = Session::load(&path).unwrap();
+    let turn_a = &on_disk.providers[0].turns[1];
+    assert!(turn_a.complete, "a's finished turn survived c's stale copy");
+    assert_eq!(turn_a.answer, "answer a, done");
+    assert_eq!(on_disk.providers[0].turns.len(), 4);
 }
 
 #[test]
