@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Times one request from the moment it was asked for (limiter wait and retries included).
+/// Times one request from the moment it was asked for. The time paddock itself made it wait —
+/// queued in the client-side limiter, sleeping before a retry — is kept apart as the queue time
+/// and left out of TTFT and latency, which measure the provider (README, "Metrics").
 #[derive(Debug, Clone)]
 pub struct RequestTimer {
     start: Instant,
+    queued: Duration,
     first_token: Option<Instant>,
     last_token: Option<Instant>,
     /// Gaps between consecutive content deltas in microseconds, for smoothness (chunk-level, not
@@ -19,6 +22,7 @@ impl RequestTimer {
     pub fn start(now: Instant) -> Self {
         Self {
             start: now,
+            queued: Duration::ZERO,
             first_token: None,
             last_token: None,
             chunk_gaps_us: Vec::new(),
@@ -38,13 +42,28 @@ impl RequestTimer {
         self.last_token = Some(now);
     }
 
-    pub fn ttft(&self) -> Option<Duration> {
-        self.first_token
-            .map(|t| t.saturating_duration_since(self.start))
+    /// Time spent waiting in paddock's own queue (limiter, retry waits): it is not the provider's.
+    pub fn add_queue(&mut self, waited: Duration) {
+        self.queued = self.queued.saturating_add(waited);
     }
 
+    pub fn queue(&self) -> Duration {
+        self.queued
+    }
+
+    /// From the request's start to its first content token, less the queue time (all of which
+    /// comes before the first token: nothing is retried after it).
+    pub fn ttft(&self) -> Option<Duration> {
+        self.first_token.map(|t| {
+            t.saturating_duration_since(self.start)
+                .saturating_sub(self.queued)
+        })
+    }
+
+    /// From the request's start to `now`, less the queue time.
     pub fn elapsed(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
+            .saturating_sub(self.queued)
     }
 
     pub fn chunk_gaps_us(&self) -> &[u32] {
@@ -112,6 +131,19 @@ mod tests {
         assert_eq!(t.ttft(), Some(Duration::from_millis(300)));
         assert_eq!(t.chunk_gaps_us(), &[50_000]);
         assert_eq!(t.generation_time(), Some(Duration::from_millis(50)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queue_time_is_kept_out_of_ttft_and_latency() {
+        let mut t = RequestTimer::start(Instant::now());
+        tokio::time::advance(Duration::from_secs(30)).await;
+        t.add_queue(Duration::from_secs(30)); // waited in the limiter
+        tokio::time::advance(Duration::from_millis(200)).await;
+        t.on_delta(Instant::now());
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert_eq!(t.ttft(), Some(Duration::from_millis(200)));
+        assert_eq!(t.elapsed(Instant::now()), Duration::from_millis(300));
+        assert_eq!(t.queue(), Duration::from_secs(30));
     }
 
     #[test]

@@ -65,6 +65,7 @@ async fn ask_openai_json_prints_the_contract_object() {
         "total_tokens",
         "ttft_ms",
         "latency_ms",
+        "queue_ms",
         "retries",
         "error",
     ];

@@ -185,3 +185,42 @@ async fn ask_prints_each_retry_on_stderr_and_json_counts_them() {
     assert_eq!(v["retries"], 1);
     assert_eq!(v["content"], "done");
 }
+
+/// TTFT measures the provider, not paddock's own queue: a request that waited in the client-side
+/// limiter reports that wait as its queue time, and neither its TTFT nor its latency holds it.
+#[tokio::test]
+async fn a_limiter_wait_is_queue_time_not_ttft() {
+    use paddock::ratelimit::{Limiter, LimiterConfig};
+    let server = RawServer::start(vec![RawResponse::sse(OK_STREAM.as_bytes(), 64)]).await;
+    let limiter = Limiter::new(LimiterConfig {
+        requests_per_window: Some(1),
+        tokens_per_window: None,
+        window: Duration::from_millis(700),
+    });
+    let c = client(&server, 0).with_limiter(limiter);
+    let first = c.complete(req(), |_| {}).await;
+    assert!(first.error.is_none(), "{:?}", first.error);
+    let started = Instant::now();
+    let second = c.complete(req(), |_| {}).await;
+    let wall = started.elapsed();
+    assert!(second.error.is_none(), "{:?}", second.error);
+    assert!(wall >= Duration::from_millis(500), "it did wait: {wall:?}");
+    assert!(
+        second.queue >= Duration::from_millis(500),
+        "the wait is the queue figure: {:?}",
+        second.queue
+    );
+    let ttft = second.ttft.expect("a first token");
+    assert!(
+        ttft < Duration::from_millis(400),
+        "TTFT holds no queue: {ttft:?}"
+    );
+    assert!(
+        second.latency < Duration::from_millis(400),
+        "{:?}",
+        second.latency
+    );
+    assert!(second.latency + second.queue <= wall + Duration::from_millis(5));
+    let json = serde_json::to_value(second.to_json()).unwrap();
+    assert!(json["queue_ms"].as_f64().unwrap() >= 500.0, "{json}");
+}

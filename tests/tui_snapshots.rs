@@ -95,13 +95,10 @@ impl Race {
         );
     }
 
-    /// Stream `text` in word-sized deltas starting at `from_ms`, 10 ms apart.
+    /// Stream `text` in word-sized deltas starting at `from_ms`, 10 ms apart. The request was
+    /// sent at once (no limiter wait), so its TTFT counts from the prompt.
     fn stream(&mut self, pane: usize, text: &str, from_ms: u64) {
-        self.event(
-            pane,
-            ClientEvent::Connecting { attempt: 0 },
-            from_ms.saturating_sub(50),
-        );
+        self.event(pane, ClientEvent::Connecting { attempt: 0 }, 0);
         self.event(
             pane,
             ClientEvent::RateLimit(headers()),

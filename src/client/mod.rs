@@ -131,7 +131,10 @@ impl Client {
                         Some(permit) => permit,
                         None => {
                             yield ClientEvent::Queued;
-                            fut.await
+                            let waiting = tokio::time::Instant::now();
+                            let permit = fut.await;
+                            run.timer.add_queue(waiting.elapsed());
+                            permit
                         }
                     }
                 };
@@ -178,7 +181,9 @@ impl Client {
                     Step::Retry(decision, error) => {
                         yield ClientEvent::Retry { decision, error };
                         let _guard = this.limiter.retry_in_flight();
+                        let waiting = tokio::time::Instant::now();
                         tokio::time::sleep(decision.wait).await;
+                        run.timer.add_queue(waiting.elapsed());
                     }
                 }
             }

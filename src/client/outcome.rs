@@ -14,8 +14,12 @@ pub struct Outcome {
     pub content: String,
     pub finish_reason: Option<String>,
     pub usage: Usage,
+    /// From sending the request to its first token, queue time excluded.
     pub ttft: Option<Duration>,
+    /// From the request's start to its end, queue time excluded.
     pub latency: Duration,
+    /// Time paddock made the request wait: in the client-side limiter and before retries.
+    pub queue: Duration,
     pub retries: u32,
     pub error: Option<ApiError>,
     /// Gaps between content chunks in microseconds, and the generation time, for race/bench
@@ -38,6 +42,7 @@ pub struct OutcomeJson<'a> {
     pub total_tokens: Option<u64>,
     pub ttft_ms: Option<f64>,
     pub latency_ms: f64,
+    pub queue_ms: f64,
     pub retries: u32,
     /// Events that could not be decoded and were skipped; present only when there were some.
     #[serde(skip_serializing_if = "is_zero")]
@@ -79,6 +84,7 @@ impl Outcome {
             total_tokens: self.usage.total(),
             ttft_ms: self.ttft.map(ms),
             latency_ms: ms(self.latency),
+            queue_ms: ms(self.queue),
             retries: self.retries,
             skipped_events: self.skipped_events,
             error: self.error.as_ref().map(|e| ErrorJson {

@@ -202,6 +202,7 @@ impl Run {
             usage: self.usage,
             ttft,
             latency,
+            queue: self.timer.queue(),
             retries: self.retries,
             error: self.error,
             chunk_gaps_us: self.timer.into_chunk_gaps_us(),

@@ -196,6 +196,9 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     if let Some(ttft) = o.ttft {
         parts.push(format!("TTFT {:.0} ms", ttft.as_secs_f64() * 1000.0));
     }
+    if o.queue >= std::time::Duration::from_millis(1) {
+        parts.push(format!("queued {:.2} s", o.queue.as_secs_f64()));
+    }
     parts.push(format!("total {:.2} s", o.latency.as_secs_f64()));
     if let Some(rate) = crate::metrics::tokens_per_sec(o.usage.output_tokens, o.generation_time) {
         parts.push(format!("{rate:.1} tok/s"));

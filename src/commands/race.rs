@@ -4,12 +4,14 @@
 //! [`json_line`]) so the formats can be pinned with synthetic outcomes.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::cli::RaceArgs;
 use crate::client::{Client, ClientEvent, Outcome, OutcomeJson};
 use crate::config::format_cost;
+
 use crate::metrics::{inter_token_latency, percentile, token_gap_samples_ms, tokens_per_sec};
 use crate::provider::{ApiError, ChatRequest, ErrorKind};
 use crate::session::{self, ProviderRef, Recorder, Session};
@@ -91,10 +93,18 @@ where
 /// `costs[i]` is outcome `i`'s price; the cost column shows only when some answer has one.
 pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     let priced = costs.iter().any(Option::is_some);
+    // Queue time (limiter, retry waits) is not in TTFT or total; its column shows when some
+    // provider waited.
+    let queued = outcomes.iter().any(|o| o.queue >= Duration::from_millis(1));
     let mut columns = vec![
         ("provider", Align::Left),
         ("model", Align::Left),
         ("TTFT", Align::Right),
+    ];
+    if queued {
+        columns.push(("queue", Align::Right));
+    }
+    columns.extend([
         ("total", Align::Right),
         ("out tok", Align::Right),
         ("tok/s", Align::Right),
@@ -103,7 +113,7 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
         ("chars", Align::Right),
         ("finish", Align::Left),
         ("retries", Align::Right),
-    ];
+    ]);
     if priced {
         columns.push(("cost", Align::Right));
     }
@@ -111,10 +121,11 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     let mut t = Table::new(&columns);
     for (i, o) in outcomes.iter().enumerate() {
         let m = RaceMetrics::of(o);
-        let mut row = vec![
-            o.provider.clone(),
-            o.model.clone(),
-            duration_cell(o.ttft),
+        let mut row = vec![o.provider.clone(), o.model.clone(), duration_cell(o.ttft)];
+        if queued {
+            row.push(duration_cell(Some(o.queue)));
+        }
+        row.extend([
             duration_cell(Some(o.latency)),
             count_cell(o.usage.output_tokens),
             num_cell(m.tokens_per_sec, 1),
@@ -125,7 +136,7 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
                 .clone()
                 .unwrap_or_else(|| MISSING.to_owned()),
             o.retries.to_string(),
-        ];
+        ]);
         if priced {
             let cost = costs.get(i).copied().flatten();
             row.push(cost.map_or_else(|| MISSING.to_owned(), format_cost));

@@ -198,6 +198,9 @@ fn metrics_line(t: &Turn) -> String {
     if let Some(ttft) = m.ttft_ms {
         parts.push(format!("TTFT {ttft:.0} ms"));
     }
+    if let Some(queue) = m.queue_ms.filter(|q| *q >= 1.0) {
+        parts.push(format!("queued {:.2} s", queue / 1000.0));
+    }
     if let Some(total) = m.latency_ms {
         parts.push(format!("total {:.2} s", total / 1000.0));
     }

@@ -64,6 +64,12 @@ pub struct Turn {
 pub struct TurnMetrics {
     pub ttft_ms: Option<f64>,
     pub latency_ms: Option<f64>,
+    /// Time queued in paddock's limiter and retry waits (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_ms: Option<f64>,
+    /// First to last content token: what tokens/s is measured over (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_ms: Option<f64>,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub finish_reason: Option<String>,
@@ -110,6 +116,10 @@ impl TurnMetrics {
         Self {
             ttft_ms: json.ttft_ms,
             latency_ms: Some(json.latency_ms),
+            queue_ms: Some(json.queue_ms).filter(|q| *q > 0.0),
+            generation_ms: o
+                .generation_time
+                .map(|g| (g.as_secs_f64() * 10_000.0).round() / 10.0),
             input_tokens: o.usage.input_tokens,
             output_tokens: o.usage.output_tokens,
             finish_reason: o.finish_reason.clone(),

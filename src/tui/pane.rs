@@ -70,6 +70,8 @@ impl Phase {
 pub struct TurnStats {
     pub ttft: Option<Duration>,
     pub latency: Duration,
+    /// Time paddock made the request wait (limiter, retry waits), kept out of TTFT and latency.
+    pub queue: Duration,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub tokens_per_sec: Option<f64>,
@@ -81,21 +83,16 @@ pub struct TurnStats {
 
 impl TurnStats {
     pub fn from_outcome(o: &Outcome) -> Self {
-        let gen = o
-            .generation_time
-            .or_else(|| o.ttft.map(|t| o.latency.saturating_sub(t)));
-        let tokens_per_sec = match (o.usage.output_tokens, gen) {
-            (Some(n), Some(g)) if g >= crate::metrics::MIN_RATE_INTERVAL && n > 0 => {
-                Some(n as f64 / g.as_secs_f64())
-            }
-            _ => None,
-        };
         Self {
             ttft: o.ttft,
             latency: o.latency,
+            queue: o.queue,
             input_tokens: o.usage.input_tokens,
             output_tokens: o.usage.output_tokens,
-            tokens_per_sec,
+            tokens_per_sec: crate::metrics::tokens_per_sec(
+                o.usage.output_tokens,
+                o.generation_time,
+            ),
             finish_reason: o.finish_reason.clone(),
             retries: o.retries,
             cost: None,
@@ -112,6 +109,8 @@ pub struct Turn {
     pub round: u64,
     pub phase: Phase,
     pub started: Instant,
+    /// When the first attempt was sent (after any limiter wait), for the live TTFT.
+    pub sent: Option<Instant>,
     pub first_token: Option<Instant>,
     /// When it finished, was cancelled or failed: live clocks stop here.
     pub ended: Option<Instant>,
@@ -132,6 +131,7 @@ impl Turn {
             round,
             phase: Phase::Queued,
             started: now,
+            sent: None,
             first_token: None,
             ended: None,
             chunks: 0,
@@ -144,10 +144,10 @@ impl Turn {
 
     /// TTFT: the final one when known, else as seen by the UI.
     pub fn ttft(&self) -> Option<Duration> {
-        self.stats
-            .as_ref()
-            .and_then(|s| s.ttft)
-            .or_else(|| self.first_token.map(|t| t - self.started))
+        self.stats.as_ref().and_then(|s| s.ttft).or_else(|| {
+            let from = self.sent.unwrap_or(self.started);
+            self.first_token.map(|t| t.saturating_duration_since(from))
+        })
     }
 }
 

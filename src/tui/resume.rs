@@ -96,13 +96,9 @@ fn turn(t: &session::Turn, round: u64, now: Instant) -> Turn {
     let ms = |v: Option<f64>| v.and_then(crate::checked::duration_from_ms);
     let ttft = ms(m.ttft_ms);
     let latency = ms(m.latency_ms).unwrap_or_default();
-    let generation = latency.saturating_sub(ttft.unwrap_or_default());
-    let tokens_per_sec = match m.output_tokens {
-        Some(n) if n > 0 && generation >= crate::metrics::MIN_RATE_INTERVAL => {
-            Some(n as f64 / generation.as_secs_f64())
-        }
-        _ => None,
-    };
+    // Files from before generation_ms was saved: the time after the first token stands in.
+    let generation = ms(m.generation_ms).or_else(|| ttft.map(|t| latency.saturating_sub(t)));
+    let tokens_per_sec = crate::metrics::tokens_per_sec(m.output_tokens, generation);
     let mut turn = Turn::new(&t.prompt, round, now);
     turn.answer.clone_from(&t.answer);
     turn.ended = Some(now);
@@ -111,6 +107,7 @@ fn turn(t: &session::Turn, round: u64, now: Instant) -> Turn {
     turn.stats = Some(TurnStats {
         ttft,
         latency,
+        queue: ms(m.queue_ms).unwrap_or_default(),
         input_tokens: m.input_tokens,
         output_tokens: m.output_tokens,
         tokens_per_sec,

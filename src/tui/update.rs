@@ -126,7 +126,10 @@ fn fold(app: &mut App, pane: PaneId, event: ClientEvent, at: Instant, cost: Opti
     };
     match event {
         ClientEvent::Queued => turn.phase = Phase::Queued,
-        ClientEvent::Connecting { attempt } => turn.phase = Phase::Connecting { attempt },
+        ClientEvent::Connecting { attempt } => {
+            turn.sent.get_or_insert(at);
+            turn.phase = Phase::Connecting { attempt };
+        }
         ClientEvent::Retry { decision, error } => {
             turn.retries = decision.retry;
             turn.phase = Phase::Retrying {

@@ -54,7 +54,6 @@ struct Finished {
     target: usize,
     outcome: Outcome,
     retried_429: u32,
-    queued: Duration,
     at: Instant,
 }
 
@@ -108,7 +107,7 @@ pub async fn run_bench<T: Into<BenchTarget>>(
         if f.outcome.error.is_none() && models[f.target].is_none() {
             models[f.target] = Some(f.outcome.model.clone());
         }
-        samples[f.target].push(Sample::from_outcome(&f.outcome, f.retried_429, f.queued));
+        samples[f.target].push(Sample::from_outcome(&f.outcome, f.retried_429));
         last[f.target] = Some(f.at);
         on_progress(BenchProgress {
             provider: &f.outcome.provider,
@@ -135,28 +134,20 @@ pub async fn run_bench<T: Into<BenchTarget>>(
 }
 
 /// Send one request and note what the statistics need beyond its outcome: the 429s that were
-/// retried and the time spent queued in the client-side limiter.
+/// retried.
 async fn measure(client: &Client, request: ChatRequest, target: usize) -> Finished {
-    let (mut retried_429, mut queued, mut queued_at) = (0, Duration::ZERO, None);
+    let mut retried_429 = 0;
     let outcome = client
-        .complete(request, |e| match e {
-            ClientEvent::Queued => queued_at = Some(Instant::now()),
-            ClientEvent::Connecting { .. } => {
-                if let Some(at) = queued_at.take() {
-                    queued += at.elapsed();
-                }
-            }
-            ClientEvent::Retry { error, .. } => {
+        .complete(request, |e| {
+            if let ClientEvent::Retry { error, .. } = e {
                 retried_429 += u32::from(error.status == Some(429));
             }
-            _ => {}
         })
         .await;
     Finished {
         target,
         outcome,
         retried_429,
-        queued,
         at: Instant::now(),
     }
 }

@@ -27,15 +27,14 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// `retried_429` counts the `Retry` events of this request whose error had status 429;
-    /// `queued` is the time it waited for the client-side limiter. No retry happens after the
-    /// first token, so all of that wait lies before it.
-    pub fn from_outcome(o: &Outcome, retried_429: u32, queued: Duration) -> Self {
+    /// `retried_429` counts the `Retry` events of this request whose error had status 429. The
+    /// outcome's TTFT and latency already leave out its queue time (limiter and retry waits).
+    pub fn from_outcome(o: &Outcome, retried_429: u32) -> Self {
         let final_429 = u32::from(o.error.as_ref().is_some_and(|e| e.status == Some(429)));
         Self {
-            queued,
-            ttft: o.ttft.map(|t| t.saturating_sub(queued)),
-            latency: o.latency.saturating_sub(queued),
+            queued: o.queue,
+            ttft: o.ttft,
+            latency: o.latency,
             output_tokens: o.usage.output_tokens,
             total_tokens: o.usage.total(),
             generation_time: o.generation_time,

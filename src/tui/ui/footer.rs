@@ -91,7 +91,7 @@ fn numbers(turn: &Turn, now: Instant) -> String {
             (s.input_tokens, s.output_tokens),
         ),
         None => (
-            now.saturating_duration_since(turn.started),
+            now.saturating_duration_since(turn.sent.unwrap_or(turn.started)),
             live_rate(turn, now),
             (turn.usage.input_tokens, turn.usage.output_tokens),
         ),
@@ -101,8 +101,15 @@ fn numbers(turn: &Turn, now: Instant) -> String {
     } else {
         turn.finish_reason.clone()
     };
+    let queue = turn
+        .stats
+        .as_ref()
+        .map(|s| s.queue)
+        .filter(|q| *q >= std::time::Duration::from_millis(1))
+        .map(|q| format!(" · queued {}", dur(q)))
+        .unwrap_or_default();
     let mut s = format!(
-        "TTFT {ttft} · {} · {tps} tok/s · {} in/{} out",
+        "TTFT {ttft}{queue} · {} · {tps} tok/s · {} in/{} out",
         dur(latency),
         opt_count(usage.0),
         opt_count(usage.1)
