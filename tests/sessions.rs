@@ -475,3 +475,59 @@ async fn a_priced_model_shows_its_cost_in_the_summary_and_the_session() {
         .unwrap();
     assert!((cost - 0.000013).abs() < 1e-12, "{cost}");
 }
+
+/// Two `ask`s started at the same moment get two sessions; `last` (for `export` and a bare
+/// `--resume`) is the session used last, so resuming an older one makes it the next `last`.
+#[test]
+fn same_moment_asks_get_their_own_sessions_and_last_means_last_used() {
+    let home = tempfile::tempdir().unwrap();
+    let spawn = |prompt: &str| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("paddock"));
+        support::clean_env(&mut cmd, home.path());
+        cmd.args([
+            "--demo",
+            "ask",
+            "-p",
+            "sim-openai",
+            "--max-tokens",
+            "5",
+            prompt,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+    };
+    let (mut a, mut b) = (spawn("first of two"), spawn("second of two"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let mut ids: Vec<String> = std::fs::read_dir(sessions_dir(home.path()))
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "json").then(|| p.file_stem().unwrap().to_string_lossy().into())
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 2, "each ask has its own session: {ids:?}");
+    let prompt_of = |id: &str| {
+        let s = Session::load(&sessions_dir(home.path()).join(format!("{id}.json"))).unwrap();
+        s.first_prompt().unwrap().to_owned()
+    };
+    // Continue the older-created one; it becomes `last`.
+    std::thread::sleep(Duration::from_millis(20));
+    let out = paddock(home.path())
+        .args(["--demo", "ask", "-p", "sim-openai", "--max-tokens", "5"])
+        .arg(format!("--resume={}", ids[0]))
+        .arg("and again")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = paddock(home.path())
+        .args(["export", "last", "--format", "json"])
+        .output()
+        .unwrap();
+    let last: Session = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(last.id, ids[0], "last is the session used last");
+    assert_eq!(last.first_prompt(), Some(prompt_of(&ids[0]).as_str()));
+    assert_eq!(last.providers[0].turns.len(), 2);
+}

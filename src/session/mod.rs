@@ -29,7 +29,8 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     pub version: u32,
-    /// Sortable: `20261126-114233-ab12` (UTC time, then 4 random hex digits).
+    /// Sortable: `20261126-114233-042-00a1b20001` (UTC time to the millisecond, then the process
+    /// and a counter; files from before the milliseconds have `20261126-114233-ab12`).
     pub id: String,
     /// RFC 3339, UTC.
     pub created: String,
@@ -130,17 +131,22 @@ impl TurnMetrics {
     }
 }
 
-/// A new, sortable session id from a UTC time and 16 random bits.
+/// A new session id, sortable by creation time to the millisecond, then this process's id and
+/// a count of the ids it made: `20261126-114233-042-00a1b20001`. Processes alive at the same time
+/// have distinct ids, so two sessions started in the same millisecond never share one.
 pub fn new_id(now: time::OffsetDateTime) -> String {
+    static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let count = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0xffff;
     format!(
-        "{:04}{:02}{:02}-{:02}{:02}{:02}-{:04x}",
+        "{:04}{:02}{:02}-{:02}{:02}{:02}-{:03}-{:06x}{count:04x}",
         now.year(),
         u8::from(now.month()),
         now.day(),
         now.hour(),
         now.minute(),
         now.second(),
-        rand::random::<u16>()
+        now.millisecond(),
+        std::process::id() & 0xff_ffff,
     )
 }
 

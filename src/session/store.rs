@@ -254,12 +254,17 @@ pub fn default_dir() -> Option<PathBuf> {
     crate::paths::data_dir().map(|d| d.join("sessions"))
 }
 
-/// The newest session's id in `dir`, for `--resume` with no id.
+/// The id of the session used last in `dir` (the one written most recently), for `--resume`
+/// with no id and `export last`: resuming an older session makes it the last one.
 pub fn last_id(dir: &Path) -> Option<String> {
     session_files(dir)
-        .first()
-        .and_then(|p| file_id(p))
-        .map(str::to_owned)
+        .into_iter()
+        .filter_map(|p| {
+            let used = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+            Some((used, file_id(&p)?.to_owned()))
+        })
+        .max()
+        .map(|(_, id)| id)
 }
 
 fn file_id(path: &Path) -> Option<&str> {

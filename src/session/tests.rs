@@ -23,10 +23,14 @@ fn outcome(content: &str, error: Option<ErrorKind>) -> Outcome {
 
 #[test]
 fn ids_sort_by_time_and_are_file_safe() {
-    let t = time::OffsetDateTime::from_unix_timestamp(1_795_693_353).unwrap();
+    let t = time::OffsetDateTime::from_unix_timestamp(1_795_693_353).unwrap()
+        + time::Duration::milliseconds(42);
     let id = new_id(t);
-    assert!(id.starts_with("20261126-114233-"), "{id}");
-    assert_eq!(id.len(), "20261126-114233-ab12".len());
+    assert!(id.starts_with("20261126-114233-042-"), "{id}");
+    assert_eq!(id.len(), "20261126-114233-042-00a1b20001".len());
+    // Started in the same millisecond: still distinct.
+    let many: std::collections::HashSet<String> = (0..1000).map(|_| new_id(t)).collect();
+    assert_eq!(many.len(), 1000);
     assert!(valid_id(&id));
     assert!(!valid_id("../etc/passwd") && !valid_id("") && !valid_id("a b"));
 }
@@ -226,4 +230,21 @@ fn a_session_file_past_the_bound_is_refused_unread() {
     file.set_len(super::store::MAX_SESSION_BYTES + 1).unwrap();
     let err = Session::load(&path).unwrap_err();
     assert!(err.contains("larger than the 64 MiB"), "{err}");
+}
+
+#[test]
+fn last_means_the_session_used_last_not_the_newest_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let who = ProviderRef::new("p", "m", Protocol::OpenAi);
+    let mut older = Session::with_id("20260101-000000-000-aaaaaa", "2026-01-01T00:00:00Z");
+    let newer = Session::with_id("20260102-000000-000-bbbbbb", "2026-01-02T00:00:00Z");
+    older.save(dir.path()).unwrap();
+    newer.save(dir.path()).unwrap();
+    assert_eq!(last_id(dir.path()).as_deref(), Some(newer.id.as_str()));
+    std::thread::sleep(Duration::from_millis(20));
+    // The older conversation is resumed: it is now the last one used.
+    older.begin_answer(&who, "again");
+    older.save(dir.path()).unwrap();
+    assert_eq!(last_id(dir.path()).as_deref(), Some(older.id.as_str()));
+    assert_eq!(Session::find(dir.path(), "last").unwrap().id, older.id);
 }
