@@ -531,3 +531,63 @@ fn same_moment_asks_get_their_own_sessions_and_last_means_last_used() {
     assert_eq!(last.first_prompt(), Some(prompt_of(&ids[0]).as_str()));
     assert_eq!(last.providers[0].turns.len(), 2);
 }
+
+/// A turn's settings (model, system prompt, temperature, max tokens) are saved, shown by
+/// `export`, and a resumed conversation is sent with them unless a flag says otherwise.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_are_saved_exported_and_restored_on_resume() {
+    let server = RawServer::start(vec![RawResponse::sse(OPENAI_STREAM.as_bytes(), 64)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let ask = |args: &[&str]| {
+        let out = paddock(home.path())
+            .env("OPENAI_BASE_URL", format!("{}/v1", server.base()))
+            .env("OPENAI_API_KEY", "x")
+            .args(["ask", "-p", "openai"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    ask(&[
+        "-m",
+        "gpt-custom",
+        "--system",
+        "Be terse.",
+        "--temperature",
+        "0.3",
+        "--max-tokens",
+        "7",
+        "first",
+    ]);
+    ask(&["--resume", "second"]);
+    ask(&["--resume", "--temperature", "0.9", "third"]);
+    let bodies: Vec<serde_json::Value> = server
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 3);
+    for body in &bodies[1..] {
+        assert_eq!(body["model"], "gpt-custom", "{body}");
+        assert_eq!(body["messages"][0]["content"], "Be terse.", "{body}");
+        assert_eq!(body["max_tokens"], 7, "{body}");
+    }
+    let temperature = |b: &serde_json::Value| (b["temperature"].as_f64().unwrap() * 100.0).round();
+    assert_eq!(temperature(&bodies[1]), 30.0, "restored");
+    assert_eq!(
+        temperature(&bodies[2]),
+        90.0,
+        "a flag wins over the saved setting"
+    );
+    let out = paddock(home.path())
+        .args(["export", "last"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("### openai · gpt-custom"), "{md}");
+    assert!(
+        md.contains("*system: Be terse. · temperature 0.3 · max tokens 7*"),
+        "{md}"
+    );
+    assert!(md.contains("temperature 0.9"), "{md}");
+}

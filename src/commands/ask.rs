@@ -7,9 +7,9 @@ use futures::{FutureExt, StreamExt};
 
 use crate::client::{Client, ClientEvent, EventStream, Outcome};
 use crate::sanitize::Sanitizer;
-use crate::session::{self, ProviderRef, Recorder, Session};
+use crate::session::{self, ProviderRef, Recorder, Session, TurnSettings};
 
-use super::{build_request, read_prompt, retry_line, Failure, Workspace};
+use super::{build_request, explicit_settings, read_prompt, retry_line, Failure, Workspace};
 
 pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     let provider = ws.pick_one(args.provider.as_deref())?;
@@ -19,13 +19,25 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     let client = Client::new(provider)?;
     let mut req = build_request(provider, &args.request, &prompt);
     req.stream = !args.no_stream;
+    if let Some(saved) = recorder
+        .as_ref()
+        .and_then(|rec| rec.session.last_settings(&provider.name))
+    {
+        // A resumed conversation goes on as it was asked, unless a flag says otherwise now.
+        saved.restore_into(&mut req, &explicit_settings(&args.request));
+    }
     let asked_model = req.model.clone();
     if let Some(rec) = &mut recorder {
         // The provider's own earlier turns go first, so a resumed conversation continues.
         let mut messages = rec.session.history(&provider.name);
         messages.append(&mut req.messages);
         req.messages = messages;
-        rec.begin(&ProviderRef::of(provider, Some(&req.model)), &prompt);
+        let settings = TurnSettings::of(&req);
+        rec.begin(
+            &ProviderRef::of(provider, Some(&req.model)),
+            &prompt,
+            settings,
+        );
     }
     let stream_text = !args.json && !args.no_stream;
     let mut out = TextOut::new(stream_text, args.raw);

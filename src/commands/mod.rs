@@ -176,6 +176,16 @@ pub fn build_request(provider: &ProviderConfig, args: &RequestArgs, prompt: &str
     }
 }
 
+/// Which request settings the flags set now (they win over a resumed session's).
+pub fn explicit_settings(args: &RequestArgs) -> crate::session::Explicit {
+    crate::session::Explicit {
+        model: args.model.is_some(),
+        system: args.system.is_some(),
+        temperature: args.temperature.is_some(),
+        max_tokens: args.max_tokens.is_some(),
+    }
+}
+
 /// "retry 1/2 in 2.0s after rate_limit (Retry-After): message" — one line per retry.
 pub fn retry_line(
     provider: &str,

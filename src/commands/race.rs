@@ -234,7 +234,10 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     let mut refs = Vec::with_capacity(providers.len());
     for p in &providers {
         let req = build_request(p, &args.request, &prompt);
-        refs.push(ProviderRef::of(p, Some(&req.model)));
+        refs.push((
+            ProviderRef::of(p, Some(&req.model)),
+            session::TurnSettings::of(&req),
+        ));
         entries.push((Client::new(p)?, req));
     }
     let asked: Vec<String> = entries.iter().map(|(_, r)| r.model.clone()).collect();

@@ -157,7 +157,15 @@ fn markdown_raw(s: &Session) -> String {
             out.push_str(&quote(prompts[0]));
         }
         for (name, model, turn) in answers {
+            let model = turn
+                .settings
+                .as_ref()
+                .and_then(|s| s.model.as_deref())
+                .unwrap_or(model);
             let _ = writeln!(out, "### {name} · {model}\n");
+            if let Some(line) = turn.settings.as_ref().and_then(settings_line) {
+                let _ = writeln!(out, "*{line}*\n");
+            }
             if !shared {
                 out.push_str(&quote(&turn.prompt));
             }
@@ -171,6 +179,22 @@ fn markdown_raw(s: &Session) -> String {
         }
     }
     out
+}
+
+/// "system: Be terse. · temperature 0.2 · max tokens 100", or `None` when the turn used the
+/// provider's defaults.
+fn settings_line(s: &crate::session::TurnSettings) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(system) = &s.system {
+        parts.push(format!("system: {}", system.replace('\n', " ")));
+    }
+    if let Some(t) = s.temperature {
+        parts.push(format!("temperature {t}"));
+    }
+    if let Some(n) = s.max_tokens {
+        parts.push(format!("max tokens {n}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// The prompt as a Markdown block quote.

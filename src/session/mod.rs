@@ -58,6 +58,62 @@ pub struct Turn {
     /// False while the answer streams; an answer cut off by a crash stays false on disk.
     pub complete: bool,
     pub metrics: TurnMetrics,
+    /// What the turn was asked with (absent in files from before settings were saved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<TurnSettings>,
+}
+
+/// The request settings of one turn: saved so `export` shows them and a resumed conversation
+/// goes on with them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TurnSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+}
+
+impl TurnSettings {
+    pub fn of(req: &crate::provider::ChatRequest) -> Self {
+        Self {
+            model: Some(req.model.clone()).filter(|m| !m.is_empty()),
+            system: req.system.clone().filter(|s| !s.is_empty()),
+            temperature: req.temperature,
+            max_tokens: req.max_tokens,
+        }
+    }
+
+    /// Fill what `req` was not told from these settings (a resumed conversation goes on as it
+    /// was asked); `explicit` says which the user set now, which win.
+    pub fn restore_into(&self, req: &mut crate::provider::ChatRequest, explicit: &Explicit) {
+        if !explicit.model {
+            if let Some(m) = &self.model {
+                req.model.clone_from(m);
+            }
+        }
+        if !explicit.system && self.system.is_some() {
+            req.system.clone_from(&self.system);
+        }
+        if !explicit.temperature && self.temperature.is_some() {
+            req.temperature = self.temperature;
+        }
+        if !explicit.max_tokens && self.max_tokens.is_some() {
+            req.max_tokens = self.max_tokens;
+        }
+    }
+}
+
+/// Which request settings the user gave for this prompt (flags), so saved ones do not override them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Explicit {
+    pub model: bool,
+    pub system: bool,
+    pub temperature: bool,
+    pub max_tokens: bool,
 }
 
 /// What the request reported, as `ask --json` names it.
@@ -210,6 +266,22 @@ impl Session {
             prompt: prompt.to_owned(),
             ..Turn::default()
         });
+    }
+
+    /// Record the settings `provider`'s open turn is asked with.
+    pub fn set_settings(&mut self, provider: &str, settings: TurnSettings) {
+        if let Some(turn) = self.open_turn(provider) {
+            turn.settings = Some(settings);
+        }
+    }
+
+    /// The settings of `provider`'s latest turn that has them.
+    pub fn last_settings(&self, provider: &str) -> Option<&TurnSettings> {
+        self.provider(provider)?
+            .turns
+            .iter()
+            .rev()
+            .find_map(|t| t.settings.as_ref())
     }
 
     /// Text that just streamed in for `provider`'s open turn. Ignored when no turn is open.

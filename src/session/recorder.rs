@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{ProviderRef, Session};
+use super::{ProviderRef, Session, TurnSettings};
 use crate::client::ClientEvent;
 use crate::config::Prices;
 
@@ -94,15 +94,17 @@ impl Recorder {
 
     /// Start `provider`'s answer to `prompt` and save at once (the prompt is on disk before the
     /// request leaves).
-    pub fn begin(&mut self, provider: &ProviderRef, prompt: &str) {
+    pub fn begin(&mut self, provider: &ProviderRef, prompt: &str, settings: TurnSettings) {
         self.session.begin_answer(provider, prompt);
+        self.session.set_settings(&provider.name, settings);
         self.save_now();
     }
 
     /// Start every provider's answer to the same `prompt` (a race) with a single save.
-    pub fn begin_all(&mut self, providers: &[ProviderRef], prompt: &str) {
-        for p in providers {
+    pub fn begin_all(&mut self, providers: &[(ProviderRef, TurnSettings)], prompt: &str) {
+        for (p, settings) in providers {
             self.session.begin_answer(p, prompt);
+            self.session.set_settings(&p.name, settings.clone());
         }
         self.save_now();
     }

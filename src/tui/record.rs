@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::client::Outcome;
-use crate::session::ProviderRef;
+use crate::session::{ProviderRef, TurnSettings};
 
 use super::app::App;
 use super::msg::{Command, PaneId};
@@ -32,9 +32,21 @@ fn save_at(app: &mut App, at: Instant, announce: bool) -> Command {
 
 /// The prompt went out to `panes`: the turns open on disk before the first token arrives.
 pub fn begin(app: &mut App, panes: &[PaneId], prompt: &str) -> Command {
-    let refs: Vec<ProviderRef> = panes.iter().filter_map(|&p| provider_ref(app, p)).collect();
-    for r in &refs {
-        app.session.begin_answer(r, prompt);
+    for &pane in panes {
+        let (Some(r), Some(info)) = (
+            provider_ref(app, pane),
+            app.panes.get(pane).map(|p| &p.info),
+        ) else {
+            continue;
+        };
+        let settings = TurnSettings {
+            model: Some(info.model.clone()),
+            system: info.system.clone().filter(|s| !s.is_empty()),
+            temperature: info.temperature,
+            max_tokens: info.max_tokens,
+        };
+        app.session.begin_answer(&r, prompt);
+        app.session.set_settings(&r.name, settings);
     }
     save(app, false)
 }

@@ -44,6 +44,20 @@ pub fn load(app: &mut App, session: Session) {
         if !transcript.model.is_empty() {
             pane.info.model.clone_from(&transcript.model);
         }
+        // The conversation goes on as it was last asked: system prompt, temperature, max tokens.
+        if let Some(saved) = transcript
+            .turns
+            .iter()
+            .rev()
+            .find_map(|t| t.settings.as_ref())
+        {
+            if let Some(model) = &saved.model {
+                pane.info.model.clone_from(model);
+            }
+            pane.info.system.clone_from(&saved.system);
+            pane.info.temperature = saved.temperature;
+            pane.info.max_tokens = saved.max_tokens;
+        }
         pane.turns = transcript
             .turns
             .iter()

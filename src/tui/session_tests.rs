@@ -375,3 +375,38 @@ fn save_results_become_notices() {
     update(&mut app, err());
     assert_eq!(app.notice, None, "an autosave failure is told once");
 }
+
+#[test]
+fn a_resumed_session_keeps_each_panes_settings_and_saves_them_per_turn() {
+    let (mut app, _) = app(2);
+    let mut saved = saved_race();
+    let turn = saved.providers[0].turns.last_mut().unwrap();
+    turn.settings = Some(crate::session::TurnSettings {
+        model: Some("m0-tuned".into()),
+        system: Some("Be terse.".into()),
+        temperature: Some(0.25),
+        max_tokens: Some(64),
+    });
+    update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved))));
+    let info = &app.panes[0].info;
+    assert_eq!(info.model, "m0-tuned");
+    assert_eq!(info.system.as_deref(), Some("Be terse."));
+    assert_eq!((info.temperature, info.max_tokens), (Some(0.25), Some(64)));
+    let commands = send(&mut app, "q3");
+    let request = commands
+        .iter()
+        .find_map(|c| match c {
+            Command::StartRequest {
+                pane: 0, request, ..
+            } => Some(request.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(request.system.as_deref(), Some("Be terse."));
+    assert_eq!(request.temperature, Some(0.25));
+    // The new turn records what it was asked with.
+    let name = app.panes[0].info.name.clone();
+    let settings = app.session.last_settings(&name).unwrap();
+    assert_eq!(settings.max_tokens, Some(64));
+    assert_eq!(settings.model.as_deref(), Some("m0-tuned"));
+}
