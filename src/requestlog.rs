@@ -16,6 +16,7 @@ struct Line<'a> {
     output_tokens: Option<u64>,
     ttft_ms: Option<f64>,
     latency_ms: f64,
+    queue_ms: f64,
     retries: u32,
     finish_reason: Option<&'a str>,
     error_kind: Option<&'a str>,
@@ -43,13 +44,30 @@ impl RequestLog {
 
     pub fn record(&self, outcome: &Outcome) {
         let Some(path) = &self.path else { return };
-        if let Err(e) = append(path, outcome) {
+        if let Err(e) = line(outcome).and_then(|l| append(path, &l)) {
             tracing::warn!(path = %path.display(), error = %e, "could not write the request log");
         }
     }
+
+    /// [`record`](Self::record) from an event loop: the line is made now, the file written on
+    /// tokio's blocking pool, so the loop never waits on the disk.
+    pub fn record_in_background(&self, outcome: &Outcome) {
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        let line = match line(outcome) {
+            Ok(line) => line,
+            Err(e) => return tracing::warn!(error = %e, "could not encode a request-log line"),
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = append(&path, &line) {
+                tracing::warn!(path = %path.display(), error = %e, "could not write the request log");
+            }
+        });
+    }
 }
 
-fn append(path: &Path, o: &Outcome) -> std::io::Result<()> {
+fn line(o: &Outcome) -> std::io::Result<String> {
     let json = serde_json::to_string(&Line {
         time: now_rfc3339(),
         provider: &o.provider,
@@ -58,14 +76,19 @@ fn append(path: &Path, o: &Outcome) -> std::io::Result<()> {
         output_tokens: o.usage.output_tokens,
         ttft_ms: o.ttft.map(|d| d.as_secs_f64() * 1000.0),
         latency_ms: o.latency.as_secs_f64() * 1000.0,
+        queue_ms: o.queue.as_secs_f64() * 1000.0,
         retries: o.retries,
         finish_reason: o.finish_reason.as_deref(),
         error_kind: o.error.as_ref().map(|e| e.kind.as_str()),
         status: o.error.as_ref().and_then(|e| e.status),
     })?;
+    Ok(json + "\n")
+}
+
+fn append(path: &Path, line: &str) -> std::io::Result<()> {
     // One write of a whole line, so concurrent writers interleave lines, not bytes.
     let mut file = crate::paths::open_private_append(path)?;
-    file.write_all(format!("{json}\n").as_bytes())
+    file.write_all(line.as_bytes())
 }
 
 fn now_rfc3339() -> String {

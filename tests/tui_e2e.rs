@@ -218,6 +218,16 @@ fn demo_race_cancel_and_quit_in_tmux() {
     );
     assert!(saved.contains("And what ends it?"), "{saved}");
     assert!(saved.contains("\"cancelled\""), "{saved}");
+    // Every finished request of the race has its request-log line, as from `ask`.
+    let log = std::fs::read_to_string(home.path().join(".state/paddock/requests.jsonl"))
+        .expect("the TUI writes the request log");
+    for name in names {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("\"provider\":\"{name}\""))),
+            "{name} in the request log:\n{log}"
+        );
+    }
 
     // --resume reopens it: the earlier prompts are back in the panes.
     tmux.run(&["send-keys", "-t", "e2e", "clear", "Enter"]);

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use crate::client::{Client, ClientEvent};
 use crate::provider::ChatRequest;
 use crate::ratelimit::LimiterSnapshot;
+use crate::requestlog::RequestLog;
 
 use super::msg::{Msg, PaneId, RequestId};
 
@@ -35,6 +36,8 @@ impl Tagged {
 /// The clients and the request task of each pane.
 pub struct Tasks {
     clients: Vec<Option<Client>>,
+    /// Every finished request gets its line, as from the headless commands.
+    request_log: RequestLog,
     running: Vec<Option<(RequestId, JoinHandle<()>)>>,
     tx: mpsc::Sender<Tagged>,
 }
@@ -46,6 +49,7 @@ impl Tasks {
             clients,
             running,
             tx,
+            request_log: RequestLog::default_location(),
         }
     }
 
@@ -57,8 +61,12 @@ impl Tasks {
         };
         let mut stream = client.stream(request);
         let tx = self.tx.clone();
+        let log = self.request_log.clone();
         let handle = tokio::spawn(async move {
             while let Some(event) = stream.next().await {
+                if let ClientEvent::Done(outcome) = &event {
+                    log.record_in_background(outcome);
+                }
                 let tagged = Tagged {
                     pane,
                     request_id,
