@@ -14,9 +14,16 @@ pub struct RequestTimer {
     first_token: Option<Instant>,
     last_token: Option<Instant>,
     /// Gaps between consecutive content deltas in microseconds, for smoothness (chunk-level, not
-    /// token-level). Four bytes each: a flood of chunks makes this the largest thing a request keeps.
+    /// token-level). Four bytes each: a flood of chunks makes this the largest thing a request keeps,
+    /// so past [`MAX_GAPS`] entries neighbours are summed and each entry covers twice the chunks.
     chunk_gaps_us: Vec<u32>,
+    /// Chunk gaps per entry (a power of two), and the gap being summed into the next entry.
+    gaps_per_entry: u32,
+    pending: (u32, u64),
 }
+
+/// The most entries a request keeps for its chunk gaps (4 MiB).
+pub const MAX_GAPS: usize = 1 << 20;
 
 impl RequestTimer {
     pub fn start(now: Instant) -> Self {
@@ -26,6 +33,8 @@ impl RequestTimer {
             first_token: None,
             last_token: None,
             chunk_gaps_us: Vec::new(),
+            gaps_per_entry: 1,
+            pending: (0, 0),
         }
     }
 
@@ -36,8 +45,7 @@ impl RequestTimer {
         }
         if let Some(prev) = self.last_token {
             let gap = now.saturating_duration_since(prev).as_micros();
-            self.chunk_gaps_us
-                .push(u32::try_from(gap).unwrap_or(u32::MAX));
+            self.push_gap(u64::try_from(gap).unwrap_or(u64::MAX));
         }
         self.last_token = Some(now);
     }
@@ -64,6 +72,28 @@ impl RequestTimer {
     pub fn elapsed(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
             .saturating_sub(self.queued)
+    }
+
+    fn push_gap(&mut self, gap_us: u64) {
+        let (n, sum) = &mut self.pending;
+        *n += 1;
+        *sum = sum.saturating_add(gap_us);
+        if *n < self.gaps_per_entry {
+            return;
+        }
+        let entry = u32::try_from(*sum).unwrap_or(u32::MAX);
+        self.pending = (0, 0);
+        if self.chunk_gaps_us.len() == MAX_GAPS {
+            // Halve the resolution, not the record: the sums keep every gap's time.
+            let merged: Vec<u32> = self
+                .chunk_gaps_us
+                .chunks(2)
+                .map(|pair| pair.iter().fold(0u32, |a, &b| a.saturating_add(b)))
+                .collect();
+            self.chunk_gaps_us = merged;
+            self.gaps_per_entry *= 2;
+        }
+        self.chunk_gaps_us.push(entry);
     }
 
     pub fn chunk_gaps_us(&self) -> &[u32] {
@@ -131,6 +161,21 @@ mod tests {
         assert_eq!(t.ttft(), Some(Duration::from_millis(300)));
         assert_eq!(t.chunk_gaps_us(), &[50_000]);
         assert_eq!(t.generation_time(), Some(Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn a_chunk_flood_keeps_bounded_gaps_with_their_total_time() {
+        let start = Instant::now();
+        let mut t = RequestTimer::start(start);
+        let chunks = MAX_GAPS * 3;
+        for i in 1..=chunks {
+            t.on_delta(start + Duration::from_micros(10 * i as u64));
+        }
+        let gaps = t.chunk_gaps_us();
+        assert!(gaps.len() <= MAX_GAPS, "{}", gaps.len());
+        let total: u64 = gaps.iter().map(|&g| u64::from(g)).sum();
+        // Every recorded gap keeps its time (the last partial entry may still be pending).
+        assert!(total + 40 >= (chunks as u64 - 1) * 10, "{total}");
     }
 
     #[tokio::test(start_paused = true)]

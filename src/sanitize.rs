@@ -180,6 +180,43 @@ pub fn eprint_line(line: &str) {
     eprintln!("{}", clean(line));
 }
 
+/// JSON text made safe for a terminal without changing what it means: the C1 controls and bidi
+/// overrides that JSON allows raw inside strings become `\uXXXX` escapes (C0 controls are
+/// escaped by every JSON encoder already). A JSON reader gets exactly the same value.
+pub fn json_for_terminal(json: &str) -> Cow<'_, str> {
+    let needs = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !json.chars().any(needs) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if needs(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An `io::Write` that passes JSON through [`json_for_terminal`] (serde_json writes whole
+/// characters per call, as every escape it makes is ASCII).
+pub struct JsonForTerminal<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for JsonForTerminal<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) => self.0.write_all(json_for_terminal(text).as_bytes())?,
+            Err(_) => self.0.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Outside text for the log file: controls escaped visibly (`\u{1b}`), cut to 200 characters.
 pub fn for_log(s: &str) -> String {
     s.chars()
@@ -241,6 +278,18 @@ mod tests {
     #[test]
     fn clean_text_is_borrowed() {
         assert!(matches!(clean("plain – text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_keeps_its_value_but_loses_raw_c1_and_bidi() {
+        let value = serde_json::json!({"t": "a\u{9b}2J\u{202e}b\u{1b}[0m"});
+        let text = serde_json::to_string(&value).unwrap();
+        let safe = json_for_terminal(&text);
+        assert!(!safe.contains('\u{9b}') && !safe.contains('\u{202e}') && !safe.contains('\u{1b}'));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            value
+        );
     }
 
     #[test]

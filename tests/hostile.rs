@@ -982,3 +982,61 @@ async fn files_paddock_writes_are_private() {
         );
     }
 }
+
+/// Class: time bounds. A stream that sends only usage chunks moves no answer: it times out like
+/// keep-alives do, instead of keeping paddock waiting forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_only_events_are_not_progress() {
+    let home = tempfile::tempdir().unwrap();
+    let usage =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":0}}\n\n";
+    let mut resp = RawResponse::sse(usage.repeat(100).as_bytes(), usage.len());
+    resp.gap = Duration::from_millis(200);
+    let server = RawServer::start(vec![resp]).await;
+    let config = openai_config(
+        home.path(),
+        &server.base(),
+        "read_timeout_secs = 1\nmax_retries = 0",
+    );
+    let started = Instant::now();
+    let out = run_with(
+        home.path(),
+        &config,
+        &["ask", "-p", "openai", "--json", "hi"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        json_out(&out)["error"]["kind"],
+        "timeout",
+        "{}",
+        describe(&out)
+    );
+}
+
+/// Class: terminal injection. JSON output stays exact, and the C1 controls and bidi overrides
+/// JSON would allow raw in a string are written as `\u` escapes, so a terminal never sees them.
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_is_exact_and_inert() {
+    let home = tempfile::tempdir().unwrap();
+    let text = "a\u{9b}2Jb\u{202e}c\u{1b}]0;t\u{7}d";
+    let body = openai_stream("gpt-test", &[text], "stop", None, true);
+    let server = RawServer::start(vec![RawResponse::sse(body.as_bytes(), 64)]).await;
+    let out = run(
+        home.path(),
+        &[openai_at(&server)],
+        &["ask", "-p", "openai", "--json", "hi"],
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_inert("ask --json stdout", &stdout);
+    assert_eq!(json_out(&out)["content"], text, "the value is exact");
+    let id = only_session_id(home.path());
+    let export = run(home.path(), &[], &["export", &id, "--format", "json"]);
+    let exported = String::from_utf8(export.stdout).unwrap();
+    assert_inert("export --format json", &exported);
+    let v: Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(v["providers"][0]["turns"][0]["answer"], text);
+}

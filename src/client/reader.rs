@@ -163,10 +163,17 @@ impl ResponseReader {
         for event in raw.drain(..) {
             decoder.on_event(&event, out);
         }
-        if out[before..]
-            .iter()
-            .any(|e| !matches!(e, StreamEvent::Skipped(_)))
-        {
+        // Progress is the answer moving: text, its end or an error. Usage, pings, comments and
+        // undecodable events can arrive forever without it.
+        if out[before..].iter().any(|e| {
+            matches!(
+                e,
+                StreamEvent::Delta(_)
+                    | StreamEvent::Finish(_)
+                    | StreamEvent::Done
+                    | StreamEvent::Error(_)
+            )
+        }) {
             *last_progress = Instant::now();
         }
         Ok(!decoder.is_done())

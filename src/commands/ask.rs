@@ -166,7 +166,8 @@ fn report(
 ) -> Result<(), Failure> {
     if args.json {
         // Straight to stdout: a long answer is not copied into a JSON string first.
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut stdout =
+            std::io::BufWriter::new(crate::sanitize::JsonForTerminal(std::io::stdout().lock()));
         serde_json::to_writer(&mut stdout, &outcome.to_json())
             .map_err(|e| Failure::failed(format!("could not write the JSON result ({e}).")))?;
         // A closed pipe is the reader's choice; the outcome is already logged and saved.

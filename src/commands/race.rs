@@ -312,7 +312,7 @@ fn print_results(outcomes: &[Outcome], costs: &[Option<f64>], json: bool) -> Res
     for (o, cost) in outcomes.iter().zip(costs) {
         let line = json_line(o, *cost)
             .map_err(|e| Failure::failed(format!("could not encode the result as JSON ({e}).")))?;
-        println!("{line}");
+        println!("{}", crate::sanitize::json_for_terminal(&line));
     }
     Ok(())
 }

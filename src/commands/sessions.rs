@@ -87,7 +87,7 @@ pub fn render_list(sessions: &[Session]) -> String {
         let providers: Vec<&str> = s.providers.iter().map(|p| p.name.as_str()).collect();
         rows.push([
             s.id.clone(),
-            short_date(&s.created),
+            crate::sanitize::clean_line(&short_date(&s.created)),
             s.turn_count().to_string(),
             s.total_tokens().to_string(),
             s.total_cost().map_or_else(|| "-".to_owned(), format_cost),
@@ -121,7 +121,8 @@ pub fn render_list(sessions: &[Session]) -> String {
 
 /// The session as saved, pretty-printed, with a final newline.
 pub fn json(s: &Session) -> Result<String, serde_json::Error> {
-    Ok(serde_json::to_string_pretty(s)? + "\n")
+    let text = serde_json::to_string_pretty(s)? + "\n";
+    Ok(crate::sanitize::json_for_terminal(&text).into_owned())
 }
 
 /// Each prompt, then each provider's answer with its metrics, made safe for a terminal and a

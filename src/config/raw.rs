@@ -52,7 +52,16 @@ struct RawProvider {
 
 /// Parse a config file. Errors name the file and say what to fix; warnings (an inline key in a
 /// file others can read) go in [`Config::warnings`].
+/// A config file larger than this is not a config file.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 pub fn parse_file(path: &Path) -> Result<Config, String> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > MAX_CONFIG_BYTES) {
+        return Err(format!(
+            "config file {} is larger than 1 MiB; it cannot be a paddock config — check the path.",
+            path.display()
+        ));
+    }
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read config file {}: {e}; create it with `paddock init` or pass --config.",

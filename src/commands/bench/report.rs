@@ -90,10 +90,8 @@ fn spread_cells(s: &Spread, cell: impl Fn(Option<f64>) -> String) -> Vec<String>
 }
 
 pub fn to_json(report: &BenchReport) -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(report).map(|mut s| {
-        s.push('\n');
-        s
-    })
+    serde_json::to_string_pretty(report)
+        .map(|s| crate::sanitize::json_for_terminal(&s).into_owned() + "\n")
 }
 
 const CSV_HEADER: &str = "provider,model,requests,ok,failed,error_rate,errors,retries,http_429,\
