@@ -11,7 +11,10 @@ use tokio::time::Instant;
 pub struct RequestTimer {
     start: Instant,
     queued: Duration,
+    /// The first token of any kind (reasoning or answer): what TTFT measures.
     first_token: Option<Instant>,
+    /// The first answer token: what TTFAT measures.
+    first_answer: Option<Instant>,
     last_token: Option<Instant>,
     /// Gaps between consecutive content deltas in microseconds, for smoothness (chunk-level, not
     /// token-level). Four bytes each: a flood of chunks makes this the largest thing a request keeps,
@@ -31,6 +34,7 @@ impl RequestTimer {
             start: now,
             queued: Duration::ZERO,
             first_token: None,
+            first_answer: None,
             last_token: None,
             chunk_gaps_us: Vec::new(),
             gaps_per_entry: 1,
@@ -38,8 +42,18 @@ impl RequestTimer {
         }
     }
 
-    /// A content delta arrived at `now`.
+    /// An answer delta arrived at `now`.
     pub fn on_delta(&mut self, now: Instant) {
+        self.first_answer.get_or_insert(now);
+        self.on_token(now);
+    }
+
+    /// A reasoning (thinking) delta arrived at `now`: a token, but not yet the answer.
+    pub fn on_reasoning(&mut self, now: Instant) {
+        self.on_token(now);
+    }
+
+    fn on_token(&mut self, now: Instant) {
         if self.first_token.is_none() {
             self.first_token = Some(now);
         }
@@ -63,6 +77,14 @@ impl RequestTimer {
     /// comes before the first token: nothing is retried after it).
     pub fn ttft(&self) -> Option<Duration> {
         self.first_token.map(|t| {
+            t.saturating_duration_since(self.start)
+                .saturating_sub(self.queued)
+        })
+    }
+
+    /// Time to first answer token: like TTFT, but a reasoning model's thinking does not count.
+    pub fn ttfat(&self) -> Option<Duration> {
+        self.first_answer.map(|t| {
             t.saturating_duration_since(self.start)
                 .saturating_sub(self.queued)
         })
@@ -105,7 +127,7 @@ impl RequestTimer {
         self.chunk_gaps_us
     }
 
-    /// Time from the first to the last content delta.
+    /// Time from the first to the last token of any kind.
     pub fn generation_time(&self) -> Option<Duration> {
         Some(
             self.last_token?
@@ -161,6 +183,22 @@ mod tests {
         assert_eq!(t.ttft(), Some(Duration::from_millis(300)));
         assert_eq!(t.chunk_gaps_us(), &[50_000]);
         assert_eq!(t.generation_time(), Some(Duration::from_millis(50)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ttft_counts_the_first_thought_and_ttfat_the_first_answer_token() {
+        let mut t = RequestTimer::start(Instant::now());
+        tokio::time::advance(Duration::from_millis(200)).await;
+        t.on_reasoning(Instant::now());
+        tokio::time::advance(Duration::from_millis(700)).await;
+        t.on_delta(Instant::now());
+        tokio::time::advance(Duration::from_millis(100)).await;
+        t.on_delta(Instant::now());
+        assert_eq!(t.ttft(), Some(Duration::from_millis(200)));
+        assert_eq!(t.ttfat(), Some(Duration::from_millis(900)));
+        // tokens/s is over every generated token, thinking included.
+        assert_eq!(t.generation_time(), Some(Duration::from_millis(800)));
+        assert_eq!(t.chunk_gaps_us(), &[700_000, 100_000]);
     }
 
     #[test]

@@ -63,7 +63,12 @@ async fn ask_openai_json_prints_the_contract_object() {
         "input_tokens",
         "output_tokens",
         "total_tokens",
+        "reasoning",
+        "reasoning_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
         "ttft_ms",
+        "ttfat_ms",
         "latency_ms",
         "queue_ms",
         "retries",
@@ -299,4 +304,55 @@ async fn the_api_key_never_leaks() {
         p.endpoint(p.resolve_key().unwrap())
     );
     assert!(!debug.contains(CANARY), "{debug}");
+}
+
+/// A reasoning model's thinking is kept apart from the answer: `--json` has it with its token
+/// count and the time to the first answer token, and text mode keeps stdout to the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn reasoning_is_its_own_stream_with_its_own_numbers() {
+    let stream = "data: {\"model\":\"deepseek-reasoner\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"Let me \"}}]}\n\n\
+data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"reasoning_content\":\"think.\"}}]}\n\n\
+data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Four.\",\"reasoning_content\":null},\"finish_reason\":\"stop\"}]}\n\n\
+data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":9,\"completion_tokens_details\":{\"reasoning_tokens\":7},\"prompt_tokens_details\":{\"cached_tokens\":3}}}\n\n\
+data: [DONE]\n\n";
+    let mut slow = RawResponse::sse(stream.as_bytes(), 160);
+    slow.gap = std::time::Duration::from_millis(60);
+    let server = RawServer::start(vec![slow]).await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |json: bool| {
+        let mut cmd = paddock(home.path());
+        cmd.env("OPENAI_BASE_URL", format!("{}/v1", server.base()))
+            .env("OPENAI_API_KEY", "x")
+            .args(["ask", "-p", "openai"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.arg("2+2?").output().unwrap()
+    };
+    let out = run(true);
+    assert!(out.status.success(), "{out:?}");
+    let v = parse_json(&out.stdout);
+    assert_eq!(v["content"], "Four.");
+    assert_eq!(v["reasoning"], "Let me think.");
+    assert_eq!(v["reasoning_tokens"], 7);
+    assert_eq!(v["cached_input_tokens"], 3);
+    let (ttft, ttfat) = (
+        v["ttft_ms"].as_f64().unwrap(),
+        v["ttfat_ms"].as_f64().unwrap(),
+    );
+    assert!(
+        ttfat > ttft + 50.0,
+        "the answer came after the thinking: {ttft} {ttfat}"
+    );
+    let out = run(false);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Four.\n",
+        "stdout is the answer alone"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TTFAT") && stderr.contains("7 reasoning tok"),
+        "{stderr}"
+    );
 }

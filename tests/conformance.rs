@@ -109,6 +109,29 @@ async fn run_one(name: &str, body: &[u8], expect: &Value, slice: usize) {
         "error of {ctx}: {:?}",
         outcome.error
     );
+    check_reasoning(&ctx, expect, outcome.reasoning.as_deref(), &outcome.usage);
+}
+
+/// The reasoning keys, in the fixtures that carry them (conformance README): the thinking text
+/// and the usage details.
+fn check_reasoning(
+    ctx: &str,
+    expect: &Value,
+    reasoning: Option<&str>,
+    usage: &paddock::provider::Usage,
+) {
+    if let Some(want) = expect.get("reasoning") {
+        assert_eq!(reasoning, want.as_str(), "reasoning of {ctx}");
+    }
+    for (key, got) in [
+        ("reasoning_tokens", usage.reasoning_tokens),
+        ("cached_input_tokens", usage.cache_read_input_tokens),
+        ("cache_write_tokens", usage.cache_creation_input_tokens),
+    ] {
+        if let Some(want) = expect.get(key) {
+            assert_eq!(got, want.as_u64(), "{key} of {ctx}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -171,12 +194,14 @@ fn fixtures_through_the_decoders_in_exact_slices() {
                 }
             }
             let mut text = String::new();
+            let mut thinking = String::new();
             let mut finish = None;
             let mut usage = None;
             let mut error = None;
             for e in events {
                 match e {
                     StreamEvent::Delta(t) => text.push_str(&t),
+                    StreamEvent::Reasoning(t) => thinking.push_str(&t),
                     StreamEvent::Finish(f) => finish = Some(f),
                     StreamEvent::Usage(u) => usage = Some(u),
                     StreamEvent::Error(e) => error = e.code,
@@ -190,6 +215,13 @@ fn fixtures_through_the_decoders_in_exact_slices() {
                 text,
                 expect["text"].as_str().unwrap(),
                 "{name} slice {slice}"
+            );
+            let reasoning = (!thinking.is_empty()).then_some(thinking.as_str());
+            check_reasoning(
+                &format!("{name} slice {slice}"),
+                &expect,
+                reasoning,
+                &usage.unwrap_or_default(),
             );
             assert_eq!(
                 finish.as_deref(),

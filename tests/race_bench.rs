@@ -323,6 +323,8 @@ fn synthetic_outcomes() -> Vec<Outcome> {
         generation_time: Some(ms(800)),
         skipped_events: 0,
         queue: Duration::ZERO,
+        reasoning: None,
+        ttfat: Some(ms(312)),
     };
     let failed = Outcome {
         provider: "claude".into(),
@@ -372,11 +374,11 @@ fn race_json_format_is_pinned() {
         .collect();
     assert_eq!(
         lines[0],
-        r#"{"provider":"openai","model":"gpt-4o-mini","content":"Héllo world","finish_reason":"stop","input_tokens":12,"output_tokens":41,"total_tokens":53,"ttft_ms":312.0,"latency_ms":1830.0,"queue_ms":0.0,"retries":1,"error":null,"tokens_per_sec":50.0,"itl_p50_ms":20.0,"itl_p95_ms":50.0,"chars":11}"#
+        r#"{"provider":"openai","model":"gpt-4o-mini","content":"Héllo world","finish_reason":"stop","input_tokens":12,"output_tokens":41,"total_tokens":53,"reasoning":null,"reasoning_tokens":null,"cached_input_tokens":null,"cache_write_tokens":null,"ttft_ms":312.0,"ttfat_ms":312.0,"latency_ms":1830.0,"queue_ms":0.0,"retries":1,"error":null,"tokens_per_sec":50.0,"itl_p50_ms":20.0,"itl_p95_ms":50.0,"chars":11}"#
     );
     assert_eq!(
         lines[1],
-        r#"{"provider":"claude","model":"claude-3-5-haiku-latest","content":"","finish_reason":null,"input_tokens":null,"output_tokens":null,"total_tokens":null,"ttft_ms":null,"latency_ms":95.0,"queue_ms":0.0,"retries":2,"error":{"kind":"rate_limit","message":"Too many requests","retriable":true,"status":429},"tokens_per_sec":null,"itl_p50_ms":null,"itl_p95_ms":null,"chars":0}"#
+        r#"{"provider":"claude","model":"claude-3-5-haiku-latest","content":"","finish_reason":null,"input_tokens":null,"output_tokens":null,"total_tokens":null,"reasoning":null,"reasoning_tokens":null,"cached_input_tokens":null,"cache_write_tokens":null,"ttft_ms":null,"ttfat_ms":null,"latency_ms":95.0,"queue_ms":0.0,"retries":2,"error":{"kind":"rate_limit","message":"Too many requests","retriable":true,"status":429},"tokens_per_sec":null,"itl_p50_ms":null,"itl_p95_ms":null,"chars":0}"#
     );
 }
 

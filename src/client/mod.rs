@@ -34,6 +34,8 @@ pub enum ClientEvent {
         error: ApiError,
     },
     Delta(String),
+    /// A piece of the model's reasoning (thinking).
+    Reasoning(String),
     Usage(Usage),
     Finish(String),
     Done(Box<Outcome>),

@@ -12,10 +12,14 @@ pub struct Outcome {
     pub provider: String,
     pub model: String,
     pub content: String,
+    /// The model's reasoning (thinking) text, when any streamed.
+    pub reasoning: Option<String>,
     pub finish_reason: Option<String>,
     pub usage: Usage,
-    /// From sending the request to its first token, queue time excluded.
+    /// From sending the request to its first token of any kind, queue time excluded.
     pub ttft: Option<Duration>,
+    /// From sending the request to its first answer token (after any thinking).
+    pub ttfat: Option<Duration>,
     /// From the request's start to its end, queue time excluded.
     pub latency: Duration,
     /// Time paddock made the request wait: in the client-side limiter and before retries.
@@ -40,7 +44,12 @@ pub struct OutcomeJson<'a> {
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
     pub total_tokens: Option<u64>,
+    pub reasoning: Option<&'a str>,
+    pub reasoning_tokens: Option<u64>,
+    pub cached_input_tokens: Option<u64>,
+    pub cache_write_tokens: Option<u64>,
     pub ttft_ms: Option<f64>,
+    pub ttfat_ms: Option<f64>,
     pub latency_ms: f64,
     pub queue_ms: f64,
     pub retries: u32,
@@ -82,7 +91,12 @@ impl Outcome {
             input_tokens: self.usage.input_tokens,
             output_tokens: self.usage.output_tokens,
             total_tokens: self.usage.total(),
+            reasoning: self.reasoning.as_deref(),
+            reasoning_tokens: self.usage.reasoning_tokens,
+            cached_input_tokens: self.usage.cache_read_input_tokens,
+            cache_write_tokens: self.usage.cache_creation_input_tokens,
             ttft_ms: self.ttft.map(ms),
+            ttfat_ms: self.ttfat.map(ms),
             latency_ms: ms(self.latency),
             queue_ms: ms(self.queue),
             retries: self.retries,

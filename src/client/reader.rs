@@ -99,6 +99,9 @@ impl ResponseReader {
                 };
                 let completion = endpoint.parse_completion(&body)?;
                 *model = completion.model;
+                if !completion.reasoning.is_empty() {
+                    out.push(StreamEvent::Reasoning(completion.reasoning));
+                }
                 if !completion.content.is_empty() {
                     out.push(StreamEvent::Delta(completion.content));
                 }
@@ -169,6 +172,7 @@ impl ResponseReader {
             matches!(
                 e,
                 StreamEvent::Delta(_)
+                    | StreamEvent::Reasoning(_)
                     | StreamEvent::Finish(_)
                     | StreamEvent::Done
                     | StreamEvent::Error(_)

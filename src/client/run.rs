@@ -22,6 +22,7 @@ pub(super) struct Run {
     pub(super) estimate: u64,
     max_answer_bytes: usize,
     content: String,
+    reasoning: String,
     finish_reason: Option<String>,
     usage: Usage,
     pub(super) model: Option<String>,
@@ -43,6 +44,7 @@ impl Run {
             timer: RequestTimer::start(Instant::now()),
             estimate: estimate_tokens(req),
             content: String::new(),
+            reasoning: String::new(),
             finish_reason: None,
             usage: Usage::default(),
             model: None,
@@ -105,20 +107,18 @@ impl Run {
     pub(super) fn apply(&mut self, event: StreamEvent) -> Result<Option<ClientEvent>, ApiError> {
         Ok(Some(match event {
             StreamEvent::Delta(text) => {
-                let limit = client_limit(self.max_answer_bytes);
-                if self.content.len().saturating_add(text.len()) > limit {
-                    return Err(ApiError::new(
-                        ErrorKind::TooLarge,
-                        format!(
-                            "the answer passed {} (max_answer_bytes); the text before that is kept",
-                            human_bytes(limit)
-                        ),
-                    ));
-                }
+                self.check_room(&text)?;
                 self.timer.on_delta(Instant::now());
                 self.first_token_deadline = None;
                 self.content.push_str(&text);
                 ClientEvent::Delta(text)
+            }
+            StreamEvent::Reasoning(text) => {
+                self.check_room(&text)?;
+                self.timer.on_reasoning(Instant::now());
+                self.first_token_deadline = None;
+                self.reasoning.push_str(&text);
+                ClientEvent::Reasoning(text)
             }
             StreamEvent::Usage(usage) => {
                 self.usage = usage;
@@ -136,6 +136,22 @@ impl Run {
             }
             StreamEvent::Error(e) => return Err(e),
         }))
+    }
+
+    /// One answer, thinking included, is bounded by `max_answer_bytes`.
+    fn check_room(&self, text: &str) -> Result<(), ApiError> {
+        let limit = client_limit(self.max_answer_bytes);
+        let held = self.content.len().saturating_add(self.reasoning.len());
+        if held.saturating_add(text.len()) <= limit {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "the answer passed {} (max_answer_bytes); the text before that is kept",
+                human_bytes(limit)
+            ),
+        ))
     }
 
     pub(super) fn settle(&self, permit: Permit) {
@@ -160,7 +176,8 @@ impl Run {
             tracing::warn!(error = %error, "the stream ended after its finish reason but without its end marker");
             return self.finish();
         }
-        if !self.content.is_empty() {
+        // Thinking tokens are tokens: after any arrived, a retry would duplicate (and re-bill) them.
+        if !self.content.is_empty() || !self.reasoning.is_empty() {
             if matches!(error.kind, ErrorKind::Connection | ErrorKind::Timeout) {
                 error.kind = ErrorKind::StreamInterrupted;
             }
@@ -193,14 +210,17 @@ impl Run {
     pub(super) fn outcome(self, client: &Client) -> Outcome {
         let end = self.end.unwrap_or_else(Instant::now);
         let (ttft, latency) = (self.timer.ttft(), self.timer.elapsed(end));
+        let ttfat = self.timer.ttfat();
         let generation_time = self.timer.generation_time();
         Outcome {
             provider: client.name.clone(),
             model: self.model.unwrap_or_else(|| client.model.clone()),
             content: self.content,
+            reasoning: (!self.reasoning.is_empty()).then_some(self.reasoning),
             finish_reason: self.finish_reason,
             usage: self.usage,
             ttft,
+            ttfat,
             latency,
             queue: self.timer.queue(),
             retries: self.retries,

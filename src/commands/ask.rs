@@ -41,13 +41,18 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     }
     let stream_text = !args.json && !args.no_stream;
     let mut out = TextOut::new(stream_text, args.raw);
+    let mut thinking = ThinkingOut::new(stream_text);
     let mut events = client.events(req);
     let mut outcome = Outcome::default();
     loop {
         let event = next_batched(&mut events, &mut out).await;
         let Some(event) = event else { break };
         match &event {
-            ClientEvent::Delta(text) => out.write(text),
+            ClientEvent::Delta(text) => {
+                thinking.end();
+                out.write(text);
+            }
+            ClientEvent::Reasoning(text) => thinking.write(text),
             ClientEvent::Retry { decision, error } => {
                 out.flush();
                 crate::sanitize::eprint_line(&retry_line(client.name(), decision, error));
@@ -65,6 +70,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
         }
     }
     out.flush();
+    thinking.end();
     ws.request_log.record(&outcome);
     drop(out);
     if let Some(e) = recorder.and_then(|r| r.error) {
@@ -112,6 +118,43 @@ async fn next_batched(events: &mut EventStream, out: &mut TextOut) -> Option<Cli
     }
     out.flush();
     events.next().await
+}
+
+/// The model's thinking, dimmed on stderr while it streams, when stderr is a terminal: stdout
+/// keeps the answer alone, and a script's stderr gets no thinking it did not ask for.
+struct ThinkingOut {
+    sanitizer: Option<Sanitizer>,
+    open: bool,
+}
+
+impl ThinkingOut {
+    fn new(enabled: bool) -> Self {
+        let shown = enabled && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Self {
+            sanitizer: shown.then(Sanitizer::new),
+            open: false,
+        }
+    }
+
+    fn write(&mut self, text: &str) {
+        let Some(s) = &mut self.sanitizer else { return };
+        let mut clean = String::new();
+        s.push(text, &mut clean);
+        let mut err = std::io::stderr().lock();
+        if !self.open {
+            self.open = true;
+            let _ = write!(err, "\x1b[2mthinking: ");
+        }
+        let _ = write!(err, "{clean}");
+        let _ = err.flush();
+    }
+
+    /// The answer began (or the request ended): close the dimmed block.
+    fn end(&mut self) {
+        if std::mem::take(&mut self.open) {
+            let _ = writeln!(std::io::stderr().lock(), "\x1b[0m");
+        }
+    }
 }
 
 /// The answer's text on stdout, buffered between flushes; a closed pipe stops the writing,
@@ -209,10 +252,16 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     if let Some(ttft) = o.ttft {
         parts.push(format!("TTFT {:.0} ms", ttft.as_secs_f64() * 1000.0));
     }
+    if let Some(ttfat) = o.ttfat.filter(|_| o.reasoning.is_some()) {
+        parts.push(format!("TTFAT {:.0} ms", ttfat.as_secs_f64() * 1000.0));
+    }
     if o.queue >= std::time::Duration::from_millis(1) {
         parts.push(format!("queued {:.2} s", o.queue.as_secs_f64()));
     }
     parts.push(format!("total {:.2} s", o.latency.as_secs_f64()));
+    if let Some(n) = o.usage.reasoning_tokens {
+        parts.push(format!("{n} reasoning tok"));
+    }
     if let Some(rate) = crate::metrics::tokens_per_sec(o.usage.output_tokens, o.generation_time) {
         parts.push(format!("{rate:.1} tok/s"));
     }

@@ -96,11 +96,16 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     // Queue time (limiter, retry waits) is not in TTFT or total; its column shows when some
     // provider waited.
     let queued = outcomes.iter().any(|o| o.queue >= Duration::from_millis(1));
+    // Reasoning models: time to the first answer token and thinking tokens, beside TTFT.
+    let thought = outcomes.iter().any(|o| o.reasoning.is_some());
     let mut columns = vec![
         ("provider", Align::Left),
         ("model", Align::Left),
         ("TTFT", Align::Right),
     ];
+    if thought {
+        columns.push(("TTFAT", Align::Right));
+    }
     if queued {
         columns.push(("queue", Align::Right));
     }
@@ -122,6 +127,9 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     for (i, o) in outcomes.iter().enumerate() {
         let m = RaceMetrics::of(o);
         let mut row = vec![o.provider.clone(), o.model.clone(), duration_cell(o.ttft)];
+        if thought {
+            row.push(duration_cell(o.ttfat));
+        }
         if queued {
             row.push(duration_cell(Some(o.queue)));
         }

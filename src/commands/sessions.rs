@@ -170,6 +170,13 @@ fn markdown_raw(s: &Session) -> String {
             if !shared {
                 out.push_str(&quote(&turn.prompt));
             }
+            if let Some(thinking) = turn.reasoning.as_deref().filter(|t| !t.trim().is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>thinking</summary>\n\n{}\n\n</details>\n",
+                    thinking.trim_end()
+                );
+            }
             if turn.answer.is_empty() {
                 out.push_str("*(no text)*\n\n");
             } else {
@@ -222,6 +229,9 @@ fn metrics_line(t: &Turn) -> String {
     let mut parts = Vec::new();
     if let Some(ttft) = m.ttft_ms {
         parts.push(format!("TTFT {ttft:.0} ms"));
+    }
+    if let Some(ttfat) = m.ttfat_ms {
+        parts.push(format!("TTFAT {ttfat:.0} ms"));
     }
     if let Some(queue) = m.queue_ms.filter(|q| *q >= 1.0) {
         parts.push(format!("queued {:.2} s", queue / 1000.0));

@@ -90,6 +90,7 @@ impl From<WireUsage> for Usage {
             output_tokens: u.output_tokens,
             cache_creation_input_tokens: u.cache_creation_input_tokens,
             cache_read_input_tokens: u.cache_read_input_tokens,
+            reasoning_tokens: None,
         }
     }
 }
@@ -124,14 +125,18 @@ impl StreamDecoder for Decoder {
             "message_start" => self.on_message_start(&value, out),
             "content_block_start" => {
                 let block = &value["content_block"];
-                if block["type"] == "text" {
-                    push_text(block["text"].as_str(), out);
+                match block["type"].as_str() {
+                    Some("text") => push_text(block["text"].as_str(), out),
+                    Some("thinking") => push_thought(block["thinking"].as_str(), out),
+                    _ => {} // redacted_thinking carries no readable text; tool_use, ...
                 }
             }
             "content_block_delta" => {
                 let delta = &value["delta"];
-                if delta["type"] == "text_delta" {
-                    push_text(delta["text"].as_str(), out);
+                match delta["type"].as_str() {
+                    Some("text_delta") => push_text(delta["text"].as_str(), out),
+                    Some("thinking_delta") => push_thought(delta["thinking"].as_str(), out),
+                    _ => {} // signature_delta, input_json_delta, ...
                 }
             }
             "message_delta" => self.on_message_delta(&value, out),
@@ -179,6 +184,12 @@ impl Decoder {
     }
 }
 
+fn push_thought(text: Option<&str>, out: &mut Vec<StreamEvent>) {
+    if let Some(text) = text.filter(|t| !t.is_empty()) {
+        out.push(StreamEvent::Reasoning(text.to_owned()));
+    }
+}
+
 fn push_text(text: Option<&str>, out: &mut Vec<StreamEvent>) {
     if let Some(text) = text.filter(|t| !t.is_empty()) {
         out.push(StreamEvent::Delta(text.to_owned()));
@@ -223,19 +234,22 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
     if value["type"] == "error" {
         return Err(stream_error(&value));
     }
-    let content = value["content"]
-        .as_array()
-        .map(|blocks| {
-            blocks
-                .iter()
-                .filter(|b| b["type"] == "text")
-                .filter_map(|b| b["text"].as_str())
-                .collect::<String>()
-        })
-        .unwrap_or_default();
+    let blocks_of = |kind: &str, field: &str| {
+        value["content"]
+            .as_array()
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .filter(|b| b["type"] == kind)
+                    .filter_map(|b| b[field].as_str())
+                    .collect::<String>()
+            })
+            .unwrap_or_default()
+    };
     Ok(Completion {
         model: value["model"].as_str().map(str::to_owned),
-        content,
+        content: blocks_of("text", "text"),
+        reasoning: blocks_of("thinking", "thinking"),
         finish_reason: value["stop_reason"].as_str().map(str::to_owned),
         usage: WireUsage::deserialize(&value["usage"])
             .map(Usage::from)

@@ -86,9 +86,16 @@ pub struct ChatRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
     pub input_tokens: Option<u64>,
+    /// All generated tokens, reasoning included (both APIs count them so).
     pub output_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`).
     pub cache_creation_input_tokens: Option<u64>,
+    /// Input tokens read from the cache (Anthropic `cache_read_input_tokens`, OpenAI
+    /// `prompt_tokens_details.cached_tokens`).
     pub cache_read_input_tokens: Option<u64>,
+    /// Of the output tokens, those spent reasoning (`completion_tokens_details.reasoning_tokens`).
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
 }
 
 impl Usage {
@@ -113,6 +120,7 @@ impl Usage {
             &mut self.cache_read_input_tokens,
             newer.cache_read_input_tokens,
         );
+        pick(&mut self.reasoning_tokens, newer.reasoning_tokens);
     }
 }
 
@@ -154,6 +162,8 @@ impl RateLimitHeaders {
 pub enum StreamEvent {
     /// A piece of assistant text.
     Delta(String),
+    /// A piece of the model's reasoning (thinking), streamed before or beside the answer.
+    Reasoning(String),
     /// Usage as known so far (already merged by the decoder; replace, don't add).
     Usage(Usage),
     /// The provider's own finish / stop reason.
@@ -172,6 +182,7 @@ pub enum StreamEvent {
 pub struct Completion {
     pub model: Option<String>,
     pub content: String,
+    pub reasoning: String,
     pub finish_reason: Option<String>,
     pub usage: Usage,
 }

@@ -95,6 +95,38 @@ struct Choice<'a> {
 struct Delta<'a> {
     #[serde(default, borrow)]
     content: Option<Cow<'a, str>>,
+    /// DeepSeek, vLLM, llama-server (`--reasoning-format`).
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    /// OpenRouter, Ollama. A string; other shapes (objects) are not reasoning text.
+    #[serde(default, borrow, deserialize_with = "string_or_none")]
+    reasoning: Option<Cow<'a, str>>,
+}
+
+impl<'a> Delta<'a> {
+    fn reasoning_text(&mut self) -> Option<Cow<'a, str>> {
+        self.reasoning_content
+            .take()
+            .filter(|t| !t.is_empty())
+            .or_else(|| self.reasoning.take().filter(|t| !t.is_empty()))
+    }
+}
+
+/// A string, or nothing for null or any other JSON shape.
+fn string_or_none<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Maybe<'a> {
+        Text(#[serde(borrow)] Cow<'a, str>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Maybe>::deserialize(d)? {
+        Some(Maybe::Text(t)) => Some(t),
+        _ => None,
+    })
 }
 
 /// Compatible servers sometimes send `"choices": null`.
@@ -112,6 +144,22 @@ struct WireUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 impl From<WireUsage> for Usage {
@@ -119,6 +167,8 @@ impl From<WireUsage> for Usage {
         Usage {
             input_tokens: u.prompt_tokens,
             output_tokens: u.completion_tokens,
+            cache_read_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
+            reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
             ..Usage::default()
         }
     }
@@ -162,12 +212,13 @@ impl StreamDecoder for Decoder {
             self.model = chunk.model.filter(|m| !m.is_empty()).map(Cow::into_owned);
         }
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
-            if let Some(text) = choice
-                .delta
-                .and_then(|d| d.content)
-                .filter(|t| !t.is_empty())
-            {
-                out.push(StreamEvent::Delta(text.into_owned()));
+            if let Some(mut delta) = choice.delta {
+                if let Some(thought) = delta.reasoning_text() {
+                    out.push(StreamEvent::Reasoning(thought.into_owned()));
+                }
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::Delta(text.into_owned()));
+                }
             }
             if let Some(reason) = choice.finish_reason {
                 out.push(StreamEvent::Finish(reason.into_owned()));
@@ -245,19 +296,25 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
         return Err(err);
     }
     let choice = chunk.choices.into_iter().find(|c| c.index == 0);
-    let (content, finish_reason) = match choice {
-        Some(c) => (
-            c.message
-                .and_then(|m| m.content)
-                .map(Cow::into_owned)
-                .unwrap_or_default(),
-            c.finish_reason.map(Cow::into_owned),
-        ),
-        None => (String::new(), None),
+    let (content, reasoning, finish_reason) = match choice {
+        Some(c) => {
+            let mut message = c.message;
+            let reasoning = message.as_mut().and_then(Delta::reasoning_text);
+            (
+                message
+                    .and_then(|m| m.content)
+                    .map(Cow::into_owned)
+                    .unwrap_or_default(),
+                reasoning.map(Cow::into_owned).unwrap_or_default(),
+                c.finish_reason.map(Cow::into_owned),
+            )
+        }
+        None => (String::new(), String::new(), None),
     };
     Ok(Completion {
         model: chunk.model.map(Cow::into_owned),
         content,
+        reasoning,
         finish_reason,
         usage: chunk.usage.map(Usage::from).unwrap_or_default(),
     })

@@ -55,6 +55,9 @@ pub struct Turn {
     pub id: Option<String>,
     pub prompt: String,
     pub answer: String,
+    /// The model's reasoning (thinking) for this answer, when it streamed any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// False while the answer streams; an answer cut off by a crash stays false on disk.
     pub complete: bool,
     pub metrics: TurnMetrics,
@@ -124,6 +127,15 @@ pub struct TurnMetrics {
     /// Time queued in paddock's limiter and retry waits (absent in older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_ms: Option<f64>,
+    /// Time to the first answer token, when a reasoning model thought first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfat_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_tokens: Option<u64>,
     /// First to last content token: what tokens/s is measured over (absent in older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation_ms: Option<f64>,
@@ -174,6 +186,10 @@ impl TurnMetrics {
             ttft_ms: json.ttft_ms,
             latency_ms: Some(json.latency_ms),
             queue_ms: Some(json.queue_ms).filter(|q| *q > 0.0),
+            ttfat_ms: json.ttfat_ms.filter(|_| o.reasoning.is_some()),
+            reasoning_tokens: o.usage.reasoning_tokens,
+            cached_input_tokens: o.usage.cache_read_input_tokens,
+            cache_write_tokens: o.usage.cache_creation_input_tokens,
             generation_ms: o
                 .generation_time
                 .map(|g| (g.as_secs_f64() * 10_000.0).round() / 10.0),
@@ -295,6 +311,7 @@ impl Session {
     pub fn finish_answer(&mut self, provider: &str, outcome: &Outcome, cost_usd: Option<f64>) {
         if let Some(turn) = self.open_turn(provider) {
             turn.answer.clone_from(&outcome.content);
+            turn.reasoning.clone_from(&outcome.reasoning);
             turn.metrics = TurnMetrics::of(outcome, cost_usd);
             turn.complete = true;
         }

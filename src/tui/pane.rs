@@ -43,6 +43,8 @@ pub enum Phase {
     Connecting {
         attempt: u32,
     },
+    /// A reasoning model is thinking: reasoning tokens stream, no answer yet.
+    Thinking,
     Streaming,
     Retrying {
         retry: u32,
@@ -105,6 +107,8 @@ impl TurnStats {
 pub struct Turn {
     pub prompt: String,
     pub answer: String,
+    /// The model's reasoning (thinking), kept apart from the answer.
+    pub thinking: String,
     /// The race this turn belongs to (every pane asked in one submit shares it).
     pub round: u64,
     pub phase: Phase,
@@ -128,6 +132,7 @@ impl Turn {
         Self {
             prompt: prompt.to_owned(),
             answer: String::new(),
+            thinking: String::new(),
             round,
             phase: Phase::Queued,
             started: now,

@@ -147,6 +147,15 @@ fn fold(app: &mut App, pane: PaneId, event: ClientEvent, at: Instant, cost: Opti
             turn.phase = Phase::Streaming;
             p.view.stale = true;
         }
+        ClientEvent::Reasoning(text) => {
+            turn.first_token.get_or_insert(at);
+            turn.thinking.push_str(&text);
+            turn.chunks += 1;
+            if turn.answer.is_empty() {
+                turn.phase = Phase::Thinking;
+            }
+            p.view.stale = true;
+        }
         ClientEvent::Usage(usage) => turn.usage = usage,
         ClientEvent::Finish(reason) => turn.finish_reason = Some(reason),
         ClientEvent::Done(outcome) => {
