@@ -409,3 +409,38 @@ fn tiny_terminals_render_without_panic() {
         r.draw();
     }
 }
+
+/// A reasoning model thinking in pane 1 (its thought's tail, dimmed, under a live header) while
+/// pane 0 answers; pane 2 thought and then answered (its thought folded to one line).
+fn thinking(w: u16, h: u16) -> String {
+    let mut r = Race::new(w, h);
+    r.submit("Explain TCP slow start briefly");
+    update(&mut r.app, Msg::Limits(limits(3, 0, None)));
+    r.stream(0, &OPENAI_ANSWER[..OPENAI_ANSWER.len() / 2], 150);
+    r.event(1, ClientEvent::Connecting { attempt: 0 }, 0);
+    let thought = "The user wants slow start. Start with cwnd of one segment, \
+double it every round trip until ssthresh, then grow linearly. Mention loss.";
+    for (i, piece) in thought.split_inclusive(' ').enumerate() {
+        r.event(
+            1,
+            ClientEvent::Reasoning(piece.to_owned()),
+            200 + 10 * i as u64,
+        );
+    }
+    r.event(2, ClientEvent::Connecting { attempt: 0 }, 0);
+    r.event(
+        2,
+        ClientEvent::Reasoning("Short thought first.".into()),
+        100,
+    );
+    r.stream(2, &TIGHT_ANSWER[..40], 300);
+    r.now(900);
+    r.draw()
+}
+
+#[test]
+fn a_reasoning_model_thinking_then_folded() {
+    for (w, h) in [(160, 45), (80, 24)] {
+        insta::assert_snapshot!(format!("thinking_{w}x{h}"), thinking(w, h));
+    }
+}

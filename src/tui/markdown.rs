@@ -11,12 +11,52 @@ pub fn turn_lines(turn: &Turn, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width.max(1));
     let mut out = Vec::new();
     prompt_lines(&turn.prompt, width, &mut out);
+    thinking_lines(&turn.thinking, false, width, &mut out);
     markdown_lines(&turn.answer, width, &mut out);
     if let Some(line) = ending(&turn.phase) {
         wrap_line(&line, width, &mut out);
     }
     out.push(Line::default());
     out
+}
+
+/// How many lines of a model's thinking show while it thinks: the tail, like a terminal.
+const THINKING_TAIL_LINES: usize = 6;
+
+/// A model's thinking, dimmed and apart from the answer: while it thinks (`live`), a header and
+/// the last few wrapped lines; once the answer started, folded to one line.
+pub fn thinking_lines(thinking: &str, live: bool, width: usize, out: &mut Vec<Line<'static>>) {
+    if thinking.trim().is_empty() {
+        return;
+    }
+    let dim = Style::new()
+        .fg(Color::DarkGray)
+        .add_modifier(Modifier::ITALIC);
+    let chars = thinking.chars().count();
+    if !live {
+        let folded = Line::styled(format!("▸ thought · {chars} chars"), dim);
+        wrap_line(&folded, width, out);
+        out.push(Line::default());
+        return;
+    }
+    wrap_line(
+        &Line::styled(format!("◌ thinking · {chars} chars"), dim),
+        width,
+        out,
+    );
+    // Only the tail is wrapped: a long thought costs the same per frame as a short one.
+    let start = thinking
+        .char_indices()
+        .rev()
+        .nth(THINKING_TAIL_LINES * width.max(1))
+        .map_or(0, |(i, _)| i);
+    let mut tail = Vec::new();
+    for text in thinking[start..].lines() {
+        wrap_line(&Line::styled(text.to_owned(), dim), width, &mut tail);
+    }
+    let skip = tail.len().saturating_sub(THINKING_TAIL_LINES);
+    out.extend(tail.into_iter().skip(skip));
+    out.push(Line::default());
 }
 
 /// The prompt as it heads a turn, then a blank line.

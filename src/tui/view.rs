@@ -4,7 +4,8 @@
 use ratatui::text::Line;
 
 use super::markdown::{
-    markdown_lines, prompt_lines, turn_lines, without_open_fence_language, BlockScan,
+    markdown_lines, prompt_lines, thinking_lines, turn_lines, without_open_fence_language,
+    BlockScan,
 };
 use super::pane::Turn;
 
@@ -22,6 +23,8 @@ pub struct PaneView {
     scan: BlockScan,
     /// How many bytes of the answer `stable` renders; `None` until the turn's prompt is in.
     stable_bytes: Option<usize>,
+    /// `stable` holds the folded thinking line (the answer began after a thought).
+    folded: bool,
     /// The turn in flight changed since `live` was built.
     pub stale: bool,
 }
@@ -59,6 +62,7 @@ impl PaneView {
         self.live.clear();
         self.scan = BlockScan::default();
         self.stable_bytes = None;
+        self.folded = false;
     }
 
     /// Re-render the complete blocks only when another one completed (a few times per answer),
@@ -70,13 +74,21 @@ impl PaneView {
         }
         self.scan.advance(&turn.answer);
         let cut = self.scan.stable;
-        if self.stable_bytes != Some(cut) {
+        let fold = !turn.answer.is_empty() && !turn.thinking.trim().is_empty();
+        if self.stable_bytes != Some(cut) || self.folded != fold {
+            self.folded = fold;
             self.stable.clear();
             prompt_lines(&turn.prompt, width, &mut self.stable);
+            if fold {
+                thinking_lines(&turn.thinking, false, width, &mut self.stable);
+            }
             markdown_lines(&turn.answer[..cut], width, &mut self.stable);
             self.stable_bytes = Some(cut);
         }
         self.live.clear();
+        if turn.answer.is_empty() {
+            thinking_lines(&turn.thinking, true, width, &mut self.live);
+        }
         let rest = &turn.answer[cut..];
         if cut > 0 && !rest.trim().is_empty() {
             // The blank line between blocks that rendering them apart leaves out.
