@@ -182,6 +182,7 @@ fn fixtures_through_the_decoders_in_exact_slices() {
             api_key: None,
             max_tokens_field: MaxTokensField::MaxTokens,
             limits: Default::default(),
+            extras: Default::default(),
         };
         for slice in 1..=7 {
             let mut sse = SseDecoder::new();

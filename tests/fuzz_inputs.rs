@@ -125,6 +125,7 @@ fn endpoint(protocol: Protocol) -> Endpoint {
         api_key: None,
         max_tokens_field: MaxTokensField::MaxTokens,
         limits: Limits::default(),
+        extras: Default::default(),
     }
 }
 

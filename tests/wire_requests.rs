@@ -205,3 +205,102 @@ async fn anthropic_sends_a_default_max_tokens_and_stream_flag() {
     assert_eq!(body["max_tokens"], json!(4096));
     assert!(body.get("system").is_none());
 }
+
+/// `reasoning_effort`, `thinking_budget`, `extra_body` and `extra_headers` from the config reach
+/// the wire; a patch can add and replace body fields but never the auth header or the messages.
+#[tokio::test]
+async fn reasoning_controls_and_patches_reach_the_wire_but_never_replace_auth() {
+    std::env::set_var("WIRE_TEST_PATCH_KEY", "sk-real-key");
+    let config = paddock::config::parse_str(
+        r#"
+[[provider]]
+name = "o"
+kind = "openai"
+model = "o3-mini"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "WIRE_TEST_PATCH_KEY"
+reasoning_effort = "high"
+extra_body = { top_k = 5, temperature = 0.1, chat_template_kwargs = { enable_thinking = true } }
+extra_headers = { "x-team" = "blue" }
+
+[[provider]]
+name = "a"
+kind = "anthropic"
+model = "claude-sonnet-4"
+base_url = "http://127.0.0.1:9"
+api_key_env = "WIRE_TEST_PATCH_KEY"
+thinking_budget = 2048
+"#,
+    )
+    .unwrap();
+    for bad in [
+        "extra_headers = { Authorization = \"Bearer stolen\" }",
+        "extra_headers = { \"X-Api-Key\" = \"k\" }",
+        "extra_body = { messages = [] }",
+        "reasoning_effort = \"max\"",
+        "thinking_budget = 2048",
+    ] {
+        let text = format!("[[provider]]\nname = \"o\"\nkind = \"openai\"\nmodel = \"m\"\n{bad}\n");
+        let err = paddock::config::parse_str(&text).unwrap_err();
+        assert!(err.starts_with("line 5: provider \"o\""), "{bad}: {err}");
+    }
+    for (name, wire_path) in [("o", "/v1/chat/completions"), ("a", "/v1/messages")] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(wire_path))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        let mut p = config.provider(name).unwrap().clone();
+        p.base_url = if name == "o" {
+            format!("{}/v1", server.uri())
+        } else {
+            server.uri()
+        };
+        p.max_retries = 0;
+        let mut req = conversation();
+        req.temperature = None;
+        req.max_tokens = Some(4096);
+        let _ = Client::new(&p).unwrap().complete(req, |_| {}).await;
+        let sent = only_request(&server).await;
+        let body: Value = serde_json::from_slice(&sent.body).unwrap();
+        if name == "o" {
+            assert_eq!(body["reasoning_effort"], "high");
+            assert_eq!(body["top_k"], 5);
+            assert_eq!(body["temperature"], 0.1, "a patch replaces a field");
+            assert_eq!(body["chat_template_kwargs"]["enable_thinking"], true);
+            assert_eq!(
+                body["messages"][1]["content"], "hi",
+                "the conversation is paddock's"
+            );
+            assert_eq!(sent.headers["x-team"], "blue");
+            assert_eq!(sent.headers["authorization"], "Bearer sk-real-key");
+        } else {
+            assert_eq!(
+                body["thinking"],
+                json!({"type": "enabled", "budget_tokens": 2048})
+            );
+            assert_eq!(sent.headers["x-api-key"], "sk-real-key");
+        }
+    }
+    // The API's own constraints are checked before anything is sent, in one sentence.
+    let server = MockServer::start().await;
+    let mut p = config.provider("a").unwrap().clone();
+    p.base_url = server.uri();
+    for (max, temp, words) in [
+        (Some(1024), None, "must be below max_tokens (1024)"),
+        (Some(8192), Some(0.7), "temperature cannot be set"),
+    ] {
+        let mut req = conversation();
+        req.max_tokens = max;
+        req.temperature = temp;
+        let outcome = Client::new(&p).unwrap().complete(req, |_| {}).await;
+        let err = outcome.error.expect("refused");
+        assert_eq!(err.kind, paddock::provider::ErrorKind::InvalidRequest);
+        assert!(err.message.contains(words), "{}", err.message);
+    }
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing was sent"
+    );
+}

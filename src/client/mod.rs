@@ -125,7 +125,12 @@ impl Client {
         let this = self.clone();
         Box::pin(async_stream::stream! {
             let mut run = Run::new(&req, this.endpoint.limits.max_answer_bytes);
-            loop {
+            // A request the API would refuse is refused here, in words, without sending it.
+            let refused = this.endpoint.check(&req).err();
+            if let Some(e) = refused {
+                run.fail(&this, e);
+            }
+            while !run.is_finished() {
                 let permit = {
                     let fut = this.limiter.acquire(run.estimate);
                     futures::pin_mut!(fut);

@@ -161,6 +161,10 @@ impl Run {
         }
     }
 
+    pub(super) fn is_finished(&self) -> bool {
+        self.end.is_some()
+    }
+
     pub(super) fn finish(&mut self) -> Step {
         self.end = Some(Instant::now());
         Step::Finished

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::provider::{Endpoint, Limits, MaxTokensField, Protocol, Usage};
+use crate::provider::{Endpoint, Limits, MaxTokensField, Protocol, RequestExtras, Usage};
 
 pub use keys::KeySource;
 pub use prices::{format_cost, Price, Prices};
@@ -54,6 +54,8 @@ pub struct ProviderConfig {
     /// Longest time `api_key_cmd` may take.
     pub key_cmd_timeout: Duration,
     pub limits: Limits,
+    /// Reasoning controls, `extra_body` and `extra_headers`.
+    pub extras: RequestExtras,
 }
 
 impl ProviderConfig {
@@ -79,6 +81,7 @@ impl ProviderConfig {
             first_token_timeout: Duration::from_secs(120),
             key_cmd_timeout: Duration::from_secs(10),
             limits: Limits::default(),
+            extras: RequestExtras::default(),
         }
     }
 
@@ -89,6 +92,7 @@ impl ProviderConfig {
             api_key,
             max_tokens_field: self.max_tokens_field,
             limits: self.limits,
+            extras: self.extras.clone(),
         }
     }
 }

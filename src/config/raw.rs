@@ -48,6 +48,10 @@ struct RawProvider {
     max_event_bytes: Option<Spanned<u64>>,
     max_body_bytes: Option<Spanned<u64>>,
     max_answer_bytes: Option<Spanned<u64>>,
+    reasoning_effort: Option<Spanned<String>>,
+    thinking_budget: Option<Spanned<u32>>,
+    extra_body: Option<Spanned<toml::Table>>,
+    extra_headers: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 /// Parse a config file. Errors name the file and say what to fix; warnings (an inline key in a
@@ -266,7 +270,91 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
             *slot = n;
         }
     }
+    let at = |span: std::ops::Range<usize>| {
+        format!("line {}: provider \"{name}\"", line_of(text, span.start))
+    };
+    cfg.extras = extras(
+        &p.kind,
+        p.reasoning_effort,
+        p.thinking_budget,
+        p.extra_body,
+        p.extra_headers,
+        at,
+    )?;
     Ok(cfg)
+}
+
+/// The efforts OpenAI-style servers accept for `reasoning_effort`.
+const EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "high"];
+
+/// Reasoning controls and the body and header patches, checked: each mistake is one sentence.
+fn extras(
+    kind: &Protocol,
+    effort: Option<Spanned<String>>,
+    budget: Option<Spanned<u32>>,
+    body: Option<Spanned<toml::Table>>,
+    headers: Option<Spanned<BTreeMap<String, String>>>,
+    at: impl Fn(std::ops::Range<usize>) -> String,
+) -> Result<crate::provider::RequestExtras, String> {
+    let mut extras = crate::provider::RequestExtras::default();
+    if let Some(effort) = effort {
+        if !EFFORTS.contains(&effort.get_ref().as_str()) {
+            return Err(format!(
+                "{}: reasoning_effort \"{}\" is not one of {}.",
+                at(effort.span()),
+                effort.get_ref(),
+                EFFORTS.join(", ")
+            ));
+        }
+        extras.reasoning_effort = Some(effort.into_inner());
+    }
+    if let Some(budget) = budget {
+        if *kind != Protocol::Anthropic || *budget.get_ref() < 1024 {
+            return Err(format!(
+                "{}: thinking_budget is for kind = \"anthropic\" and at least 1024 tokens (use reasoning_effort or extra_body elsewhere).",
+                at(budget.span())
+            ));
+        }
+        extras.thinking_budget = Some(budget.into_inner());
+    }
+    if let Some(body) = body {
+        let span = body.span();
+        let json = serde_json::to_value(body.into_inner()).map_err(|e| {
+            format!(
+                "{}: extra_body cannot be sent as JSON ({e}).",
+                at(span.clone())
+            )
+        })?;
+        let serde_json::Value::Object(map) = json else {
+            return Err(format!("{}: extra_body must be a table.", at(span)));
+        };
+        if let Some(k) = map
+            .keys()
+            .find(|k| crate::provider::PROTECTED_BODY_KEYS.contains(&k.as_str()))
+        {
+            return Err(format!("{}: extra_body cannot set \"{k}\"; paddock sends the conversation and decides streaming.", at(span)));
+        }
+        extras.extra_body = map;
+    }
+    if let Some(headers) = headers {
+        let span = headers.span();
+        for (name, value) in headers.into_inner() {
+            let lower = name.to_ascii_lowercase();
+            if crate::provider::PROTECTED_HEADERS.contains(&lower.as_str()) {
+                return Err(format!("{}: extra_headers cannot set {name}; keys come from api_key_env, api_key_cmd or api_key.", at(span)));
+            }
+            let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+                && reqwest::header::HeaderValue::from_str(&value).is_ok();
+            if !valid {
+                return Err(format!(
+                    "{}: extra_headers has an invalid header \"{name}\".",
+                    at(span)
+                ));
+            }
+            extras.extra_headers.push((name, value));
+        }
+    }
+    Ok(extras)
 }
 
 /// Checked reading of one provider's numbers: out of range is one sentence naming the line and

@@ -65,10 +65,19 @@ pub fn request(
 ) -> reqwest::RequestBuilder {
     let mut rb = super::json_post(http, &url(&endpoint.base_url), req.stream)
         .header("anthropic-version", VERSION);
+    rb = endpoint.extras.headers(rb);
     if let Some(key) = &endpoint.api_key {
         rb = rb.header("x-api-key", key.expose_secret());
     }
-    rb.body(body(req).to_string())
+    let mut body = body(req);
+    if let (Some(budget), Some(obj)) = (endpoint.extras.thinking_budget, body.as_object_mut()) {
+        obj.insert(
+            "thinking".into(),
+            json!({"type": "enabled", "budget_tokens": budget}),
+        );
+    }
+    endpoint.extras.merge_into(&mut body);
+    rb.body(body.to_string())
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]

@@ -283,6 +283,59 @@ pub struct Endpoint {
     pub api_key: Option<secrecy::SecretString>,
     pub max_tokens_field: MaxTokensField,
     pub limits: Limits,
+    pub extras: RequestExtras,
+}
+
+/// What a provider's config adds to every request: reasoning controls, and `extra_body` /
+/// `extra_headers` for what paddock has no key for (aichat's `patch`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestExtras {
+    /// OpenAI-style `reasoning_effort` (`minimal`, `low`, `medium`, `high`, ...).
+    pub reasoning_effort: Option<String>,
+    /// Anthropic extended thinking: `thinking = {type = "enabled", budget_tokens = N}`.
+    pub thinking_budget: Option<u32>,
+    /// Merged into the JSON body at the top level; `messages` and `stream` are paddock's.
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
+    /// Sent with every request; never the auth headers (the config refuses them).
+    pub extra_headers: Vec<(String, String)>,
+}
+
+/// Body fields `extra_body` may not replace: the conversation and the streaming switch, which
+/// the client's decoding depends on.
+pub const PROTECTED_BODY_KEYS: [&str; 3] = ["messages", "stream", "stream_options"];
+
+/// Headers `extra_headers` may not set: credentials and what HTTP itself owns.
+pub const PROTECTED_HEADERS: [&str; 7] = [
+    "authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "api-key",
+    "content-type",
+    "content-length",
+    "host",
+];
+
+impl RequestExtras {
+    /// Merge `extra_body` into `body` (ours first, theirs win, protected keys kept).
+    pub fn merge_into(&self, body: &mut serde_json::Value) {
+        let Some(obj) = body.as_object_mut() else {
+            return;
+        };
+        for (k, v) in &self.extra_body {
+            if !PROTECTED_BODY_KEYS.contains(&k.as_str()) {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    pub fn headers(&self, mut rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        for (name, value) in &self.extra_headers {
+            if !PROTECTED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                rb = rb.header(name, value);
+            }
+        }
+        rb
+    }
 }
 
 impl Endpoint {
@@ -291,6 +344,43 @@ impl Endpoint {
         match self.protocol {
             Protocol::OpenAi => openai::request(http, self, req),
             Protocol::Anthropic => anthropic::request(http, self, req),
+        }
+    }
+
+    /// What the API would refuse, said before sending: Anthropic's extended thinking needs a
+    /// budget of at least 1024 tokens, below max_tokens, and no temperature.
+    pub fn check(&self, req: &ChatRequest) -> Result<(), ApiError> {
+        let Some(budget) = self
+            .extras
+            .thinking_budget
+            .filter(|_| self.protocol == Protocol::Anthropic)
+        else {
+            return Ok(());
+        };
+        let max = req.max_tokens.unwrap_or(anthropic::DEFAULT_MAX_TOKENS);
+        let problem = if budget < 1024 {
+            Some(format!(
+                "thinking_budget is {budget}; Anthropic's minimum is 1024 tokens"
+            ))
+        } else if budget >= max {
+            Some(format!(
+                "thinking_budget ({budget}) must be below max_tokens ({max}); raise max_tokens or lower thinking_budget"
+            ))
+        } else if req.temperature.is_some() {
+            Some(
+                "temperature cannot be set with extended thinking; remove it (or thinking_budget)"
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                let mut err = ApiError::new(ErrorKind::InvalidRequest, message);
+                err.retriable = false;
+                Err(err)
+            }
+            None => Ok(()),
         }
     }
 

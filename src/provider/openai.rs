@@ -58,10 +58,16 @@ pub fn request(
     req: &ChatRequest,
 ) -> reqwest::RequestBuilder {
     let mut rb = super::json_post(http, &url(&endpoint.base_url), req.stream);
+    rb = endpoint.extras.headers(rb);
     if let Some(key) = &endpoint.api_key {
         rb = rb.bearer_auth(key.expose_secret());
     }
-    rb.body(body(req, endpoint.max_tokens_field).to_string())
+    let mut body = body(req, endpoint.max_tokens_field);
+    if let (Some(effort), Some(obj)) = (&endpoint.extras.reasoning_effort, body.as_object_mut()) {
+        obj.insert("reasoning_effort".into(), json!(effort));
+    }
+    endpoint.extras.merge_into(&mut body);
+    rb.body(body.to_string())
 }
 
 /// One chunk or whole response, parsed in one pass with borrowed strings: this runs per token,
