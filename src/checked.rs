@@ -44,6 +44,12 @@ pub fn duration_from_ms(ms: f64) -> Option<Duration> {
 /// A stored timing longer than a year is not a timing.
 pub const MAX_STORED_MS: f64 = 365.0 * 24.0 * 3600.0 * 1000.0;
 
+/// A stored cost a real request could have had: finite, not negative, under a million dollars
+/// (so sums of them stay finite too).
+pub fn plausible_cost(usd: f64) -> bool {
+    usd.is_finite() && (0.0..1e6).contains(&usd)
+}
+
 /// Sum of optional token counts, saturating: `None` only when every part is `None`.
 pub fn add_tokens(parts: impl IntoIterator<Item = Option<u64>>) -> Option<u64> {
     parts.into_iter().fold(None, |sum, part| match (sum, part) {

@@ -1040,3 +1040,128 @@ async fn json_output_is_exact_and_inert() {
     let v: Value = serde_json::from_str(&exported).unwrap();
     assert_eq!(v["providers"][0]["turns"][0]["answer"], text);
 }
+
+/// Class: time bounds. Before a retry the first-token deadline is running: neither a server's
+/// Retry-After nor a rate-limit reset it reports can keep paddock waiting past it.
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_waits_never_outlast_the_first_token_deadline() {
+    let home = tempfile::tempdir().unwrap();
+    let limited =
+        r#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#;
+    for headers in [
+        vec![("retry-after", "59")],
+        vec![
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "50s"),
+        ],
+    ] {
+        let mut resp = RawResponse::json(429, limited);
+        for (k, v) in &headers {
+            resp = resp.header(k, v);
+        }
+        let server = RawServer::start(vec![resp]).await;
+        let config = openai_config(
+            home.path(),
+            &server.base(),
+            "first_token_timeout_secs = 2\nmax_retries = 2",
+        );
+        let started = Instant::now();
+        let out = run_with(
+            home.path(),
+            &config,
+            &["ask", "-p", "openai", "--json", "hi"],
+        );
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(6),
+            "{headers:?}: {took:?} {}",
+            describe(&out)
+        );
+        let v = json_out(&out);
+        assert!(v["error"]["not_retried"].is_string(), "{headers:?}: {v}");
+        assert!(server.requests().len() <= 2, "{headers:?}");
+    }
+}
+
+/// Class: misreports. Usage a proxy writes as floats (or negative) is absent, and never costs
+/// the chunk its text.
+#[tokio::test(flavor = "multi_thread")]
+async fn odd_usage_numbers_never_drop_the_text() {
+    let home = tempfile::tempdir().unwrap();
+    let chunk = |content: &str, usage: &str| {
+        format!("data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{content}\"}}}}],\"usage\":{usage}}}\n\n")
+    };
+    let body = chunk("Hello ", r#"{"prompt_tokens":3.0,"completion_tokens":1.0}"#)
+        + &chunk("there ", r#"{"prompt_tokens":-4,"completion_tokens":"x"}"#)
+        + &chunk("world", r#""not usage""#)
+        + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3.0,\"completion_tokens\":3.0}}\n\ndata: [DONE]\n\n";
+    let server = RawServer::start(vec![RawResponse::sse(body.as_bytes(), 64)]).await;
+    let out = run(
+        home.path(),
+        &[openai_at(&server)],
+        &["ask", "-p", "openai", "--json", "hi"],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["content"], "Hello there world", "{v}");
+    assert_eq!(v["output_tokens"], 3);
+    assert!(v.get("skipped_events").is_none(), "{v}");
+}
+
+/// Class: bounded output. A flood of undecodable events is counted, but only the first few are
+/// logged: a server cannot fill the disk through paddock's log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_bad_events_logs_a_few_lines() {
+    let home = tempfile::tempdir().unwrap();
+    let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n".to_owned()
+        + &"data: {bad}\n\n".repeat(5000)
+        + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let server = RawServer::start(vec![RawResponse::sse(body.as_bytes(), 4096)]).await;
+    let log = home.path().join("paddock.log");
+    let out = run(
+        home.path(),
+        &[openai_at(&server)],
+        &[
+            "--log-file",
+            log.to_str().unwrap(),
+            "ask",
+            "-p",
+            "openai",
+            "--json",
+            "hi",
+        ],
+    );
+    assert_eq!(json_out(&out)["skipped_events"], 5000);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines = text.lines().filter(|l| l.contains("skipped")).count();
+    assert!(lines <= 12, "{lines} log lines");
+}
+
+/// Class: terminal injection. `paddock providers` shows config strings through the sanitiser,
+/// and a provider name with control characters is refused.
+#[test]
+fn config_strings_are_shown_inert() {
+    let home = tempfile::tempdir().unwrap();
+    let evil = "X\\u001b]0;T\\u0007Y\\u009b31mZ\\u202eW";
+    let config = write_config(
+        home.path(),
+        "evil.toml",
+        &format!("[[provider]]\nname = \"p\"\nkind = \"openai\"\nmodel = \"{evil}\"\nbase_url = \"http://127.0.0.1:9/{evil}\"\napi_key_env = \"{evil}\"\n"),
+    );
+    let out = run_with(home.path(), &config, &["providers"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_inert("providers", &text(&out.stdout));
+    assert!(text(&out.stdout).contains("XYZW"), "{}", describe(&out));
+    let named = write_config(
+        home.path(),
+        "named.toml",
+        "[[provider]]\nname = \"a\\u001b[2Jb\"\nkind = \"openai\"\nmodel = \"m\"\n",
+    );
+    let out = run_with(home.path(), &named, &["providers"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("control characters"),
+        "{}",
+        describe(&out)
+    );
+    assert_inert("stderr", &text(&out.stderr));
+}

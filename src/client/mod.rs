@@ -139,9 +139,22 @@ impl Client {
                         None => {
                             yield ClientEvent::Queued;
                             let waiting = tokio::time::Instant::now();
-                            let permit = fut.await;
+                            // Before a retry the first-token deadline is running: a limiter
+                            // wait (server-reported resets included) cannot outlast it.
+                            let permit = match run.first_token_deadline {
+                                Some((at, within)) => tokio::time::timeout_at(at, fut).await.ok().ok_or(within),
+                                None => Ok(fut.await),
+                            };
                             run.timer.add_queue(waiting.elapsed());
-                            permit
+                            match permit {
+                                Ok(permit) => permit,
+                                Err(within) => {
+                                    let mut e = reader::first_token_timeout(within);
+                                    e.not_retried = Some("the rate limit would keep the retry queued past the deadline".to_owned());
+                                    run.fail(&this, e);
+                                    break;
+                                }
+                            }
                         }
                     }
                 };

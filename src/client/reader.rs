@@ -293,7 +293,7 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<V
 
 /// The first [`crate::provider::ERROR_BODY_PREFIX`] bytes of an error body, read for at most
 /// [`ERROR_BODY_WAIT`]; the rest is never read (the connection is dropped with the response).
-pub(super) async fn error_body_prefix(mut response: reqwest::Response) -> Vec<u8> {
+pub(super) async fn error_body_prefix(mut response: reqwest::Response, idle: Duration) -> Vec<u8> {
     let limit = crate::provider::ERROR_BODY_PREFIX;
     let mut body = Vec::new();
     let read = async {
@@ -305,6 +305,6 @@ pub(super) async fn error_body_prefix(mut response: reqwest::Response) -> Vec<u8
             }
         }
     };
-    let _ = tokio::time::timeout(ERROR_BODY_WAIT, read).await;
+    let _ = tokio::time::timeout(ERROR_BODY_WAIT.min(idle), read).await;
     body
 }

@@ -97,7 +97,7 @@ impl Run {
             return Err(redirect_refused(status.as_u16(), response.headers()));
         }
         let response_headers = response.headers().clone();
-        let body = error_body_prefix(response).await;
+        let body = error_body_prefix(response, client.idle_timeout).await;
         Err(client
             .endpoint
             .parse_error(status.as_u16(), &response_headers, &body))
@@ -131,7 +131,10 @@ impl Run {
             StreamEvent::Done => return Ok(None),
             StreamEvent::Skipped(why) => {
                 self.skipped_events = self.skipped_events.saturating_add(1);
-                tracing::warn!(reason = %why, "a stream event could not be decoded and was skipped");
+                // A server can send millions: the first few are logged, the rest only counted.
+                if self.skipped_events <= LOGGED_SKIPS {
+                    tracing::warn!(reason = %why, "a stream event could not be decoded and was skipped");
+                }
                 return Ok(None);
             }
             StreamEvent::Error(e) => return Err(e),
@@ -195,6 +198,18 @@ impl Run {
                 error.retriable = false;
             }
             if let Some(decision) = client.policy.decide(self.retries, &error, jitter_sample()) {
+                if let Some((at, within)) = self.first_token_deadline {
+                    if Instant::now() + decision.wait >= at {
+                        // Waiting would only end in the deadline: report the error now.
+                        error.not_retried = Some(format!(
+                            "waiting {:.1} s to retry would pass first_token_timeout_secs ({} s)",
+                            decision.wait.as_secs_f64(),
+                            within.as_secs_f64()
+                        ));
+                        self.error = Some(error);
+                        return self.finish();
+                    }
+                }
                 self.retries += 1;
                 return Step::Retry(decision, error);
             }
@@ -212,6 +227,12 @@ impl Run {
     }
 
     pub(super) fn outcome(self, client: &Client) -> Outcome {
+        if self.skipped_events > LOGGED_SKIPS {
+            tracing::warn!(
+                skipped = self.skipped_events,
+                "undecodable stream events skipped in all (only the first {LOGGED_SKIPS} logged)"
+            );
+        }
         let end = self.end.unwrap_or_else(Instant::now);
         let (ttft, latency) = (self.timer.ttft(), self.timer.elapsed(end));
         let ttfat = self.timer.ttfat();
@@ -235,6 +256,9 @@ impl Run {
         }
     }
 }
+
+/// How many skipped events of one request are logged one by one.
+const LOGGED_SKIPS: u32 = 10;
 
 /// A usable answer bound: a zero from a hand-built config would refuse every answer.
 fn client_limit(configured: usize) -> usize {

@@ -7,7 +7,8 @@ use crate::config::Config;
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
     if let Some(path) = &config.path {
-        let _ = writeln!(out, "config: {}", path.display());
+        let shown = crate::sanitize::clean_line(&path.display().to_string());
+        let _ = writeln!(out, "config: {shown}");
     } else {
         let _ = writeln!(
             out,
@@ -22,6 +23,7 @@ pub fn render(config: &Config) -> String {
             if p.simulated {
                 kind.push_str(" (simulated)");
             }
+            // Config strings are outside input too: one safe line each.
             [
                 p.name.clone(),
                 kind,
@@ -29,6 +31,7 @@ pub fn render(config: &Config) -> String {
                 p.base_url.clone(),
                 p.key_description(),
             ]
+            .map(|cell| crate::sanitize::clean_line(&cell))
         })
         .collect();
     let header = ["NAME", "KIND", "MODEL", "BASE URL", "KEY"].map(str::to_owned);

@@ -227,16 +227,18 @@ fn metrics_line(t: &Turn) -> String {
     let m = &t.metrics;
     let tokens = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
     let mut parts = Vec::new();
-    if let Some(ttft) = m.ttft_ms {
+    // Numbers from the file: only those a real request could have measured are shown.
+    let ms = |v: Option<f64>| v.filter(|v| crate::checked::duration_from_ms(*v).is_some());
+    if let Some(ttft) = ms(m.ttft_ms) {
         parts.push(format!("TTFT {ttft:.0} ms"));
     }
-    if let Some(ttfat) = m.ttfat_ms {
+    if let Some(ttfat) = ms(m.ttfat_ms) {
         parts.push(format!("TTFAT {ttfat:.0} ms"));
     }
-    if let Some(queue) = m.queue_ms.filter(|q| *q >= 1.0) {
+    if let Some(queue) = ms(m.queue_ms).filter(|q| *q >= 1.0) {
         parts.push(format!("queued {:.2} s", queue / 1000.0));
     }
-    if let Some(total) = m.latency_ms {
+    if let Some(total) = ms(m.latency_ms) {
         parts.push(format!("total {:.2} s", total / 1000.0));
     }
     parts.push(format!(
@@ -252,7 +254,7 @@ fn metrics_line(t: &Turn) -> String {
         m.retries,
         if m.retries == 1 { "retry" } else { "retries" }
     ));
-    if let Some(usd) = m.cost_usd {
+    if let Some(usd) = m.cost_usd.filter(|c| crate::checked::plausible_cost(*c)) {
         parts.push(format_cost(usd));
     }
     if let Some(kind) = &m.error {

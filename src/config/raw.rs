@@ -98,10 +98,12 @@ pub fn parse_str(text: &str) -> Result<Config, String> {
         providers.push(validate(p, text)?);
     }
     for (model, price) in &raw.prices {
-        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        // No model costs a million dollars per million tokens: larger is a typo.
+        let ok = |v: f64| v.is_finite() && (0.0..=1e6).contains(&v);
         if !(ok(price.input) && ok(price.output)) {
             return Err(format!(
-                "prices.\"{model}\": input and output must be numbers of 0 or more (US dollars per million tokens)."
+                "prices.\"{}\": input and output must be numbers from 0 to 1000000 (US dollars per million tokens).",
+                crate::sanitize::clean_line(model)
             ));
         }
     }
@@ -176,9 +178,15 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     let line = line_of(text, p.name.span().start);
     let raw_name = p.name.into_inner();
     let name = raw_name.trim();
-    if name.is_empty() || name.contains(',') || name.contains(char::is_whitespace) {
+    let hidden = |c: char| c.is_control() || crate::sanitize::is_removed(c);
+    if name.is_empty()
+        || name.contains(',')
+        || name.contains(char::is_whitespace)
+        || name.contains(hidden)
+    {
         return Err(format!(
-            "line {line}: provider name \"{raw_name}\" must be non-empty, with no spaces or commas."
+            "line {line}: provider name \"{}\" must be non-empty, with no spaces, commas or control characters.",
+            crate::sanitize::clean_line(&raw_name)
         ));
     }
     let default_base = match p.kind {
@@ -364,6 +372,15 @@ struct Numbers<'a> {
     text: &'a str,
 }
 
+/// A number as a person would write it back: `1e300`, not three hundred digits.
+fn short_number(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 /// Timeouts longer than a day are a typo, not a wish.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 /// Byte limits: at least 1 KiB (less cannot hold a real event), at most 1 GiB.
@@ -381,9 +398,9 @@ impl Numbers<'_> {
     fn seconds(&self, key: &str, value: Option<Spanned<f64>>) -> Result<Option<Duration>, String> {
         let Some(value) = value else { return Ok(None) };
         let secs = *value.get_ref();
-        if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
-            let range = format!("a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}");
-            return Err(self.out_of_range(value.span().start, key, &secs.to_string(), &range));
+        if !(secs.is_finite() && (0.001..=MAX_TIMEOUT_SECS).contains(&secs)) {
+            let range = format!("a number of seconds from 0.001 to {MAX_TIMEOUT_SECS}");
+            return Err(self.out_of_range(value.span().start, key, &short_number(secs), &range));
         }
         Ok(Duration::try_from_secs_f64(secs).ok())
     }
@@ -413,7 +430,7 @@ impl Numbers<'_> {
             return Err(self.out_of_range(
                 value.span().start,
                 "temperature",
-                &t.to_string(),
+                &short_number(t),
                 "a number from 0 to 2",
             ));
         }

@@ -137,7 +137,7 @@ fn config_errors_are_pinned() {
         ),
         (
             "[prices.\"gpt-4o\"]\ninput = -1\noutput = 10\n".to_owned(),
-            "prices.\"gpt-4o\": input and output must be numbers of 0 or more (US dollars per million tokens).",
+            "prices.\"gpt-4o\": input and output must be numbers from 0 to 1000000 (US dollars per million tokens).",
         ),
         (
             format!("{p}base_url = \"localhost:1\"\n"),

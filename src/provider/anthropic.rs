@@ -120,7 +120,6 @@ impl StreamDecoder for Decoder {
         let value: Value = match serde_json::from_str(&event.data) {
             Ok(v) => v,
             Err(e) => {
-                tracing::warn!(error = %e, event = %crate::sanitize::for_log(&event.event), "anthropic: undecodable event skipped");
                 out.push(StreamEvent::Skipped(e.to_string()));
                 return;
             }

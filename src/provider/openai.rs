@@ -78,7 +78,7 @@ struct Chunk<'a> {
     model: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "null_as_empty")]
     choices: Vec<Choice<'a>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_usage")]
     usage: Option<WireUsage>,
     /// Present (and truthy) only on error chunks, which are rare: a `Value` is fine here.
     #[serde(default)]
@@ -144,11 +144,36 @@ where
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Usage of any shape never costs the chunk its text: what cannot be read as usage is none.
+fn lenient_usage<'de, D>(d: D) -> Result<Option<WireUsage>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(value.and_then(|v| WireUsage::deserialize(&v).ok()))
+}
+
+/// A token count as servers write it: `3`, or `3.0` from some proxies; negative, fractional or
+/// out-of-range numbers, and other types, are absent.
+fn lenient_count<'de, D>(d: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(value.as_ref().and_then(|v| {
+        v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f < 1.8e19)
+                .map(|f| f as u64)
+        })
+    }))
+}
+
 #[derive(Deserialize, Clone, Copy)]
 struct WireUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     prompt_tokens: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     completion_tokens: Option<u64>,
     #[serde(default)]
     prompt_tokens_details: Option<PromptDetails>,
@@ -158,13 +183,13 @@ struct WireUsage {
 
 #[derive(Deserialize, Clone, Copy)]
 struct PromptDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     cached_tokens: Option<u64>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
 struct CompletionDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     reasoning_tokens: Option<u64>,
 }
 
@@ -204,7 +229,6 @@ impl StreamDecoder for Decoder {
         let chunk: Chunk = match serde_json::from_str(data) {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e, "openai: undecodable stream event skipped");
                 out.push(StreamEvent::Skipped(e.to_string()));
                 return;
             }

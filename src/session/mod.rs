@@ -357,7 +357,11 @@ impl Session {
 
     /// Summed cost, when at least one turn was priced.
     pub fn total_cost(&self) -> Option<f64> {
-        let costs: Vec<f64> = self.turns().filter_map(|t| t.metrics.cost_usd).collect();
+        let costs: Vec<f64> = self
+            .turns()
+            .filter_map(|t| t.metrics.cost_usd)
+            .filter(|c| crate::checked::plausible_cost(*c))
+            .collect();
         (!costs.is_empty()).then(|| costs.iter().sum())
     }
 
