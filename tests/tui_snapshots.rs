@@ -309,7 +309,12 @@ fn picker(w: u16, h: u16) -> String {
 /// A finished race where two models have a price: the cost in their footers and in the table.
 fn priced(w: u16, h: u16, table: bool) -> String {
     let mut r = Race::new(w, h);
-    let price = |input, output| Price { input, output };
+    let price = |input, output| Price {
+        input,
+        output,
+        cached_input: None,
+        cache_write: None,
+    };
     r.app.prices = Prices(
         [
             ("sim-gpt-fast".to_owned(), price(2.5, 10.0)),

@@ -12,6 +12,12 @@ use crate::provider::Usage;
 pub struct Price {
     pub input: f64,
     pub output: f64,
+    /// Input tokens read from the prompt cache; the input price when absent.
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+    /// Input tokens written to the prompt cache (Anthropic); the input price when absent.
+    #[serde(default)]
+    pub cache_write: Option<f64>,
 }
 
 /// The `[prices]` table: model name to [`Price`].
@@ -48,7 +54,19 @@ impl Prices {
             return None;
         }
         let tokens = |n: Option<u64>| n.unwrap_or(0) as f64 / 1_000_000.0;
-        Some(tokens(usage.input_tokens) * price.input + tokens(usage.output_tokens) * price.output)
+        let read = usage.cache_read_input_tokens;
+        // OpenAI counts cached tokens inside prompt_tokens; Anthropic reports them apart.
+        let fresh = match (usage.input_tokens, read) {
+            (Some(i), Some(r)) if usage.cache_read_in_input => Some(i.saturating_sub(r)),
+            (i, _) => i,
+        };
+        Some(
+            tokens(fresh) * price.input
+                + tokens(read) * price.cached_input.unwrap_or(price.input)
+                + tokens(usage.cache_creation_input_tokens) * price.cache_write.unwrap_or(price.input)
+                // Reasoning tokens are part of the output tokens, and billed as output.
+                + tokens(usage.output_tokens) * price.output,
+        )
     }
 
     /// The cost of an answer: priced by the model the server named (it may be a dated variant
@@ -67,5 +85,69 @@ pub fn format_cost(usd: f64) -> String {
         format!("${usd:.4}")
     } else {
         format!("${usd:.6}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn priced() -> Prices {
+        Prices(BTreeMap::from([(
+            "m".to_owned(),
+            Price {
+                input: 3.0,
+                output: 15.0,
+                cached_input: Some(0.3),
+                cache_write: Some(3.75),
+            },
+        )]))
+    }
+
+    #[test]
+    fn cache_reads_and_writes_are_billed_at_their_own_prices_once() {
+        // Anthropic: input_tokens leave the cache reads and writes out.
+        let anthropic = Usage {
+            input_tokens: Some(1_000_000),
+            output_tokens: Some(1_000_000),
+            cache_read_input_tokens: Some(2_000_000),
+            cache_creation_input_tokens: Some(1_000_000),
+            ..Usage::default()
+        };
+        let cost = priced().cost("m", &anthropic).unwrap();
+        assert!((cost - (3.0 + 0.6 + 3.75 + 15.0)).abs() < 1e-9, "{cost}");
+        // OpenAI: prompt_tokens include the cached ones, which are billed once, at the cached price.
+        let openai = Usage {
+            input_tokens: Some(3_000_000),
+            output_tokens: Some(1_000_000),
+            cache_read_input_tokens: Some(2_000_000),
+            reasoning_tokens: Some(500_000),
+            cache_read_in_input: true,
+            ..Usage::default()
+        };
+        let cost = priced().cost("m", &openai).unwrap();
+        assert!(
+            (cost - (3.0 + 0.6 + 15.0)).abs() < 1e-9,
+            "reasoning is inside output: {cost}"
+        );
+    }
+
+    #[test]
+    fn without_cache_prices_cache_tokens_cost_the_input_price() {
+        let p = Prices(BTreeMap::from([(
+            "m".to_owned(),
+            Price {
+                input: 1.0,
+                output: 2.0,
+                cached_input: None,
+                cache_write: None,
+            },
+        )]));
+        let u = Usage {
+            input_tokens: Some(1_000_000),
+            cache_read_input_tokens: Some(1_000_000),
+            ..Usage::default()
+        };
+        assert_eq!(p.cost("m", &u), Some(2.0));
     }
 }

@@ -100,7 +100,11 @@ pub fn parse_str(text: &str) -> Result<Config, String> {
     for (model, price) in &raw.prices {
         // No model costs a million dollars per million tokens: larger is a typo.
         let ok = |v: f64| v.is_finite() && (0.0..=1e6).contains(&v);
-        if !(ok(price.input) && ok(price.output)) {
+        let optional_ok = [price.cached_input, price.cache_write]
+            .into_iter()
+            .flatten()
+            .all(ok);
+        if !(ok(price.input) && ok(price.output) && optional_ok) {
             return Err(format!(
                 "prices.\"{}\": input and output must be numbers from 0 to 1000000 (US dollars per million tokens).",
                 crate::sanitize::clean_line(model)

@@ -100,6 +100,7 @@ impl From<WireUsage> for Usage {
             cache_creation_input_tokens: u.cache_creation_input_tokens,
             cache_read_input_tokens: u.cache_read_input_tokens,
             reasoning_tokens: None,
+            cache_read_in_input: false,
         }
     }
 }

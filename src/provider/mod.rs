@@ -96,6 +96,10 @@ pub struct Usage {
     /// Of the output tokens, those spent reasoning (`completion_tokens_details.reasoning_tokens`).
     #[serde(default)]
     pub reasoning_tokens: Option<u64>,
+    /// True when `input_tokens` includes the cache reads (OpenAI), false when they are apart
+    /// (Anthropic): what pricing needs to bill each token once.
+    #[serde(default)]
+    pub cache_read_in_input: bool,
 }
 
 impl Usage {
@@ -121,6 +125,7 @@ impl Usage {
             newer.cache_read_input_tokens,
         );
         pick(&mut self.reasoning_tokens, newer.reasoning_tokens);
+        self.cache_read_in_input |= newer.cache_read_in_input;
     }
 }
 

@@ -200,6 +200,7 @@ impl From<WireUsage> for Usage {
             output_tokens: u.completion_tokens,
             cache_read_input_tokens: u.prompt_tokens_details.and_then(|d| d.cached_tokens),
             reasoning_tokens: u.completion_tokens_details.and_then(|d| d.reasoning_tokens),
+            cache_read_in_input: true,
             ..Usage::default()
         }
     }

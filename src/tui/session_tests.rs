@@ -325,6 +325,8 @@ fn a_priced_answer_has_its_cost_in_the_pane_and_the_session() {
         Price {
             input: 1.0,
             output: 2.0,
+            cached_input: None,
+            cache_write: None,
         },
     )]));
     let ids = started(&send(&mut app, "hi"));
