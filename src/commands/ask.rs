@@ -259,7 +259,7 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
         parts.push(format!("queued {:.2} s", o.queue.as_secs_f64()));
     }
     parts.push(format!("total {:.2} s", o.latency.as_secs_f64()));
-    if let Some(n) = o.usage.reasoning_tokens {
+    if let Some(n) = o.usage.reasoning_tokens.filter(|n| *n > 0) {
         parts.push(format!("{n} reasoning tok"));
     }
     if let Some(rate) = crate::metrics::tokens_per_sec(o.usage.output_tokens, o.generation_time) {
