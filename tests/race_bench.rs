@@ -386,6 +386,7 @@ fn synthetic_report() -> BenchReport {
     let ok = |ttft: u64, latency: u64, queued: u64| Sample {
         queued: ms(queued),
         ttft: Some(ms(ttft)),
+        ttfat: None,
         latency: ms(latency),
         output_tokens: Some(101),
         total_tokens: Some(121),
@@ -604,4 +605,39 @@ fn bench_demo_writes_json_and_csv_and_rejects_other_extensions() {
         .args(["bench", "--demo", "--out", "out.txt", "hi"])
         .assert()
         .code(2);
+}
+
+/// A reasoning model's bench shows its time to first answer token beside TTFT, in the table and
+/// the JSON; a model that never reasoned shows no TTFAT at all.
+#[test]
+fn bench_reports_ttfat_for_reasoning_models_only() {
+    let thinking = |ttft: u64, ttfat: u64| Sample {
+        ttft: Some(ms(ttft)),
+        ttfat: Some(ms(ttfat)),
+        latency: ms(ttfat + 500),
+        output_tokens: Some(50),
+        ..Sample::default()
+    };
+    let samples: Vec<Sample> = (0..10).map(|i| thinking(100 + i, 900 + 10 * i)).collect();
+    let report = BenchReport {
+        runs: 10,
+        concurrency: 1,
+        providers: vec![
+            ProviderStats::from_samples("thinker", "r1", &samples, Duration::from_secs(10)),
+            ProviderStats::from_samples(
+                "plain",
+                "m",
+                &[thinking(100, 100)].map(|mut s| {
+                    s.ttfat = None;
+                    s
+                }),
+                Duration::from_secs(10),
+            ),
+        ],
+    };
+    let json: serde_json::Value = serde_json::from_str(&bench::to_json(&report).unwrap()).unwrap();
+    assert_eq!(json["providers"][0]["ttfat_ms"]["p50"], 940.0, "{json}");
+    assert!(json["providers"][1].get("ttfat_ms").is_none(), "{json}");
+    let table = bench::render_table(&report);
+    assert_eq!(table.matches("TTFAT").count(), 1, "{table}");
 }

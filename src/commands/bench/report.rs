@@ -19,13 +19,16 @@ pub fn render_table(report: &BenchReport) -> String {
         ("p99", Align::Right),
     ]);
     for p in &report.providers {
-        let rows: [(&str, Vec<String>); 5] = [
+        let mut rows: Vec<(&str, Vec<String>)> = vec![
             ("TTFT", spread_cells(&p.ttft_ms, ms_duration_cell)),
             ("latency", spread_cells(&p.latency_ms, ms_duration_cell)),
             ("tok/s", spread_cells(&p.tokens_per_sec, |v| num_cell(v, 1))),
             ("ITL", spread_cells(&p.itl_ms, ms_cell)),
             ("queued", spread_cells(&p.queued_ms, ms_duration_cell)),
         ];
+        if !p.ttfat_ms.is_empty() {
+            rows.insert(1, ("TTFAT", spread_cells(&p.ttfat_ms, ms_duration_cell)));
+        }
         for (i, (measure, cells)) in rows.into_iter().enumerate() {
             let name = if i == 0 {
                 p.provider.clone()

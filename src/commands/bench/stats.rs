@@ -16,6 +16,8 @@ pub struct Sample {
     pub queued: Duration,
     /// TTFT and latency with the queue time taken out: what the provider took.
     pub ttft: Option<Duration>,
+    /// Time to the first answer token, when the model reasoned first.
+    pub ttfat: Option<Duration>,
     pub latency: Duration,
     pub output_tokens: Option<u64>,
     pub total_tokens: Option<u64>,
@@ -34,6 +36,7 @@ impl Sample {
         Self {
             queued: o.queue,
             ttft: o.ttft,
+            ttfat: o.ttfat.filter(|_| o.reasoning.is_some()),
             latency: o.latency,
             output_tokens: o.usage.output_tokens,
             total_tokens: o.usage.total(),
@@ -57,6 +60,11 @@ pub struct Spread {
 }
 
 impl Spread {
+    /// No samples at all.
+    pub fn is_empty(&self) -> bool {
+        self.p50.is_none()
+    }
+
     pub fn of(samples: Vec<f64>) -> Self {
         let s = sorted(samples);
         Self {
@@ -98,6 +106,10 @@ pub struct ProviderStats {
     pub queued_ms: Spread,
     /// TTFT and latency exclude the queue time.
     pub ttft_ms: Spread,
+    /// Time to first answer token, over the requests whose model reasoned first (absent when
+    /// none did).
+    #[serde(skip_serializing_if = "Spread::is_empty")]
+    pub ttfat_ms: Spread,
     pub latency_ms: Spread,
     pub tokens_per_sec: Spread,
     /// Inter-token latency per request: generation time / (output tokens - 1).
@@ -160,6 +172,7 @@ impl ProviderStats {
             http_429: samples.iter().map(|s| s.http_429).sum(),
             queued_ms: Spread::of(samples.iter().map(|s| ms(s.queued)).collect()),
             ttft_ms: Spread::of(ok.iter().filter_map(|s| s.ttft.map(ms)).collect()),
+            ttfat_ms: Spread::of(ok.iter().filter_map(|s| s.ttfat.map(ms)).collect()),
             latency_ms: Spread::of(ok.iter().map(|s| ms(s.latency)).collect()),
             tokens_per_sec: Spread::of(
                 ok.iter()
