@@ -203,6 +203,7 @@ fn fixtures_through_the_decoders_in_exact_slices() {
                 match e {
                     StreamEvent::Delta(t) => text.push_str(&t),
                     StreamEvent::Reasoning(t) => thinking.push_str(&t),
+                    StreamEvent::Signature(_) => {}
                     StreamEvent::Finish(f) => finish = Some(f),
                     StreamEvent::Usage(u) => usage = Some(u),
                     StreamEvent::Error(e) => error = e.code,

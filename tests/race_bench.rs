@@ -324,6 +324,7 @@ fn synthetic_outcomes() -> Vec<Outcome> {
         skipped_events: 0,
         queue: Duration::ZERO,
         reasoning: None,
+        reasoning_signature: None,
         ttfat: Some(ms(312)),
     };
     let failed = Outcome {

@@ -591,3 +591,47 @@ async fn settings_are_saved_exported_and_restored_on_resume() {
     );
     assert!(md.contains("temperature 0.9"), "{md}");
 }
+
+/// A resumed Anthropic conversation sends each earlier answer's signed thinking back exactly as
+/// it came: the thinking block with its signature, before the text.
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_sends_anthropic_thinking_back_byte_identical() {
+    let thought = "Let me think: \\\"quotes\\\", é and \\u00e9.";
+    let signature = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds";
+    let stream = format!(
+        "event: message_start\ndata: {{\"type\":\"message_start\",\"message\":{{\"model\":\"claude-test\",\"usage\":{{\"input_tokens\":5,\"output_tokens\":1}}}}}}\n\n\
+event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}}}\n\n\
+event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"thinking_delta\",\"thinking\":\"{thought}\"}}}}\n\n\
+event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"signature_delta\",\"signature\":\"{signature}\"}}}}\n\n\
+event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\n\
+event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{{\"type\":\"text\",\"text\":\"\"}}}}\n\n\
+event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":1,\"delta\":{{\"type\":\"text_delta\",\"text\":\"Four.\"}}}}\n\n\
+event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"end_turn\"}},\"usage\":{{\"output_tokens\":20}}}}\n\n\
+event: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+    );
+    let server = RawServer::start(vec![RawResponse::sse(stream.as_bytes(), 50)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let ask = |args: &[&str]| {
+        let out = paddock(home.path())
+            .env("ANTHROPIC_BASE_URL", server.base())
+            .env("ANTHROPIC_API_KEY", "x")
+            .args(["ask", "-p", "anthropic"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    ask(&["2+2?"]);
+    ask(&["--resume", "and 3+3?"]);
+    let second: serde_json::Value = serde_json::from_str(&server.requests()[1].body).unwrap();
+    let decoded_thought: String = serde_json::from_str(&format!("\"{thought}\"")).unwrap();
+    assert_eq!(
+        second["messages"][1]["content"],
+        serde_json::json!([
+            {"type": "thinking", "thinking": decoded_thought, "signature": signature},
+            {"type": "text", "text": "Four."}
+        ]),
+        "{second}"
+    );
+    assert_eq!(second["messages"][2]["content"], "and 3+3?");
+}

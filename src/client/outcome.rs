@@ -14,6 +14,8 @@ pub struct Outcome {
     pub content: String,
     /// The model's reasoning (thinking) text, when any streamed.
     pub reasoning: Option<String>,
+    /// Its signature (Anthropic), needed to send the thinking back in a later turn.
+    pub reasoning_signature: Option<String>,
     pub finish_reason: Option<String>,
     pub usage: Usage,
     /// From sending the request to its first token of any kind, queue time excluded.

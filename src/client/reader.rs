@@ -102,6 +102,9 @@ impl ResponseReader {
                 if !completion.reasoning.is_empty() {
                     out.push(StreamEvent::Reasoning(completion.reasoning));
                 }
+                if let Some(sig) = completion.signature {
+                    out.push(StreamEvent::Signature(sig));
+                }
                 if !completion.content.is_empty() {
                     out.push(StreamEvent::Delta(completion.content));
                 }

@@ -23,6 +23,7 @@ pub(super) struct Run {
     max_answer_bytes: usize,
     content: String,
     reasoning: String,
+    signature: String,
     finish_reason: Option<String>,
     usage: Usage,
     pub(super) model: Option<String>,
@@ -45,6 +46,7 @@ impl Run {
             estimate: estimate_tokens(req),
             content: String::new(),
             reasoning: String::new(),
+            signature: String::new(),
             finish_reason: None,
             usage: Usage::default(),
             model: None,
@@ -129,6 +131,12 @@ impl Run {
                 ClientEvent::Finish(reason)
             }
             StreamEvent::Done => return Ok(None),
+            StreamEvent::Signature(sig) => {
+                // Signatures are short; a server sending endless ones gets the answer bound.
+                self.check_room(&sig)?;
+                self.signature.push_str(&sig);
+                return Ok(None);
+            }
             StreamEvent::Skipped(why) => {
                 self.skipped_events = self.skipped_events.saturating_add(1);
                 // A server can send millions: the first few are logged, the rest only counted.
@@ -241,6 +249,8 @@ impl Run {
             provider: client.name.clone(),
             model: self.model.unwrap_or_else(|| client.model.clone()),
             content: self.content,
+            reasoning_signature: (!self.signature.is_empty() && !self.reasoning.is_empty())
+                .then_some(self.signature),
             reasoning: (!self.reasoning.is_empty()).then_some(self.reasoning),
             finish_reason: self.finish_reason,
             usage: self.usage,

@@ -38,7 +38,14 @@ pub fn body(req: &ChatRequest) -> Value {
                 Role::User => "user",
                 Role::Assistant => "assistant",
             };
-            json!({"role": role, "content": m.content})
+            match &m.thinking {
+                // Signed thinking goes back first, byte for byte, as the API requires.
+                Some(t) => json!({"role": role, "content": [
+                    {"type": "thinking", "thinking": t.thinking, "signature": t.signature},
+                    {"type": "text", "text": m.content},
+                ]}),
+                None => json!({"role": role, "content": m.content}),
+            }
         })
         .collect();
     let mut obj = serde_json::Map::new();
@@ -145,6 +152,11 @@ impl StreamDecoder for Decoder {
                 match delta["type"].as_str() {
                     Some("text_delta") => push_text(delta["text"].as_str(), out),
                     Some("thinking_delta") => push_thought(delta["thinking"].as_str(), out),
+                    Some("signature_delta") => {
+                        if let Some(sig) = delta["signature"].as_str().filter(|s| !s.is_empty()) {
+                            out.push(StreamEvent::Signature(sig.to_owned()));
+                        }
+                    }
                     _ => {} // signature_delta, input_json_delta, ...
                 }
             }
@@ -259,6 +271,7 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
         model: value["model"].as_str().map(str::to_owned),
         content: blocks_of("text", "text"),
         reasoning: blocks_of("thinking", "thinking"),
+        signature: Some(blocks_of("thinking", "signature")).filter(|s| !s.is_empty()),
         finish_reason: value["stop_reason"].as_str().map(str::to_owned),
         usage: WireUsage::deserialize(&value["usage"])
             .map(Usage::from)

@@ -44,6 +44,18 @@ pub enum Role {
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// An assistant turn's signed thinking, sent back exactly as received where the protocol
+    /// takes it (Anthropic); other protocols send the content alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<SignedThinking>,
+}
+
+/// Anthropic extended thinking as the API returned it: the text and its signature, which the API
+/// checks when the block comes back in a later request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedThinking {
+    pub thinking: String,
+    pub signature: String,
 }
 
 impl Message {
@@ -51,12 +63,14 @@ impl Message {
         Self {
             role: Role::User,
             content: content.into(),
+            thinking: None,
         }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
         Self {
             role: Role::Assistant,
             content: content.into(),
+            thinking: None,
         }
     }
 }
@@ -169,6 +183,8 @@ pub enum StreamEvent {
     Delta(String),
     /// A piece of the model's reasoning (thinking), streamed before or beside the answer.
     Reasoning(String),
+    /// The signature of the thinking so far (Anthropic `signature_delta`).
+    Signature(String),
     /// Usage as known so far (already merged by the decoder; replace, don't add).
     Usage(Usage),
     /// The provider's own finish / stop reason.
@@ -188,6 +204,8 @@ pub struct Completion {
     pub model: Option<String>,
     pub content: String,
     pub reasoning: String,
+    /// The thinking block's signature, when the protocol signs it.
+    pub signature: Option<String>,
     pub finish_reason: Option<String>,
     pub usage: Usage,
 }

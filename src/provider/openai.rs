@@ -346,6 +346,7 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
         model: chunk.model.map(Cow::into_owned),
         content,
         reasoning,
+        signature: None,
         finish_reason,
         usage: chunk.usage.map(Usage::from).unwrap_or_default(),
     })

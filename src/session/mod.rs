@@ -58,6 +58,9 @@ pub struct Turn {
     /// The model's reasoning (thinking) for this answer, when it streamed any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// The thinking's signature (Anthropic): with it the thinking goes back as it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_signature: Option<String>,
     /// False while the answer streams; an answer cut off by a crash stays false on disk.
     pub complete: bool,
     pub metrics: TurnMetrics,
@@ -312,6 +315,8 @@ impl Session {
         if let Some(turn) = self.open_turn(provider) {
             turn.answer.clone_from(&outcome.content);
             turn.reasoning.clone_from(&outcome.reasoning);
+            turn.reasoning_signature
+                .clone_from(&outcome.reasoning_signature);
             turn.metrics = TurnMetrics::of(outcome, cost_usd);
             turn.complete = true;
         }
@@ -333,7 +338,7 @@ impl Session {
         p.turns
             .iter()
             .filter(|t| t.succeeded())
-            .flat_map(|t| [Message::user(&t.prompt), Message::assistant(&t.answer)])
+            .flat_map(|t| [Message::user(&t.prompt), answer_message(t)])
             .collect()
     }
 
@@ -404,6 +409,19 @@ impl Session {
     fn turns(&self) -> impl Iterator<Item = &Turn> {
         self.providers.iter().flat_map(|p| p.turns.iter())
     }
+}
+
+/// A finished turn's answer as the next request sends it back: with its signed thinking, when
+/// the provider signed it.
+fn answer_message(t: &Turn) -> Message {
+    let mut m = Message::assistant(&t.answer);
+    if let (Some(thinking), Some(signature)) = (&t.reasoning, &t.reasoning_signature) {
+        m.thinking = Some(crate::provider::SignedThinking {
+            thinking: thinking.clone(),
+            signature: signature.clone(),
+        });
+    }
+    m
 }
 
 /// One provider's turns from us and from the file: the file's order, the further-advanced
