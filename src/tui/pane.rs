@@ -109,6 +109,8 @@ pub struct Turn {
     pub answer: String,
     /// The model's reasoning (thinking), kept apart from the answer.
     pub thinking: String,
+    /// The thinking's signature (Anthropic), to send it back with the next prompt.
+    pub signature: Option<String>,
     /// The race this turn belongs to (every pane asked in one submit shares it).
     pub round: u64,
     pub phase: Phase,
@@ -133,6 +135,7 @@ impl Turn {
             prompt: prompt.to_owned(),
             answer: String::new(),
             thinking: String::new(),
+            signature: None,
             round,
             phase: Phase::Queued,
             started: now,
@@ -204,7 +207,14 @@ impl Pane {
         let finished = |t: &&Turn| t.phase == Phase::Done && !t.answer.trim().is_empty();
         for turn in self.turns.iter().filter(finished) {
             messages.push(Message::user(turn.prompt.clone()));
-            messages.push(Message::assistant(turn.answer.clone()));
+            let mut answer = Message::assistant(turn.answer.clone());
+            if let Some(signature) = &turn.signature {
+                answer.thinking = Some(crate::provider::SignedThinking {
+                    thinking: turn.thinking.clone(),
+                    signature: signature.clone(),
+                });
+            }
+            messages.push(answer);
         }
         messages.push(Message::user(prompt));
         ChatRequest {

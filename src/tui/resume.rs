@@ -116,6 +116,7 @@ fn turn(t: &session::Turn, round: u64, now: Instant) -> Turn {
     let mut turn = Turn::new(&t.prompt, round, now);
     turn.answer.clone_from(&t.answer);
     turn.thinking = t.reasoning.clone().unwrap_or_default();
+    turn.signature.clone_from(&t.reasoning_signature);
     turn.ended = Some(now);
     turn.retries = m.retries;
     turn.finish_reason.clone_from(&m.finish_reason);

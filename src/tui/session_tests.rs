@@ -412,3 +412,32 @@ fn a_resumed_session_keeps_each_panes_settings_and_saves_them_per_turn() {
     assert_eq!(settings.max_tokens, Some(64));
     assert_eq!(settings.model.as_deref(), Some("m0-tuned"));
 }
+
+#[test]
+fn a_resumed_pane_sends_its_signed_thinking_back() {
+    let (mut app, _) = app(2);
+    let mut saved = saved_race();
+    let turn = &mut saved.providers[0].turns[0];
+    turn.reasoning = Some("thought".into());
+    turn.reasoning_signature = Some("sig-1".into());
+    update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved))));
+    let commands = send(&mut app, "q3");
+    let request = commands
+        .iter()
+        .find_map(|c| match c {
+            Command::StartRequest {
+                pane: 0, request, ..
+            } => Some(request.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let answer = &request.messages[1];
+    let thinking = answer
+        .thinking
+        .as_ref()
+        .expect("the signed thinking goes back");
+    assert_eq!(
+        (thinking.thinking.as_str(), thinking.signature.as_str()),
+        ("thought", "sig-1")
+    );
+}

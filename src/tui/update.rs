@@ -162,6 +162,10 @@ fn fold(app: &mut App, pane: PaneId, event: ClientEvent, at: Instant, cost: Opti
             if turn.answer.is_empty() {
                 turn.answer = outcome.content.clone();
             }
+            if outcome.reasoning.is_some() {
+                turn.thinking = outcome.reasoning.clone().unwrap_or_default();
+                turn.signature.clone_from(&outcome.reasoning_signature);
+            }
             // Retries the UI did not see as events still count.
             p.total_retries += outcome.retries.saturating_sub(turn.retries);
             turn.retries = turn.retries.max(outcome.retries);
