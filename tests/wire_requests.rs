@@ -206,7 +206,7 @@ async fn anthropic_sends_a_default_max_tokens_and_stream_flag() {
     assert!(body.get("system").is_none());
 }
 
-/// `reasoning_effort`, `thinking_budget`, `extra_body` and `extra_headers` from the config reach
+/// `reasoning_effort`, `thinking`, `extra_body` and `extra_headers` from the config reach
 /// the wire; a patch can add and replace body fields but never the auth header or the messages.
 #[tokio::test]
 async fn reasoning_controls_and_patches_reach_the_wire_but_never_replace_auth() {
@@ -229,7 +229,7 @@ kind = "anthropic"
 model = "claude-sonnet-4"
 base_url = "http://127.0.0.1:9"
 api_key_env = "WIRE_TEST_PATCH_KEY"
-thinking_budget = 2048
+thinking = { type = "enabled", budget_tokens = 2048 }
 "#,
     )
     .unwrap();
@@ -238,7 +238,8 @@ thinking_budget = 2048
         "extra_headers = { \"X-Api-Key\" = \"k\" }",
         "extra_body = { messages = [] }",
         "reasoning_effort = \"max\"",
-        "thinking_budget = 2048",
+        "thinking = { type = \"enabled\", budget_tokens = 2048 }",
+        "thinking = { type = \"on\" }",
     ] {
         let text = format!("[[provider]]\nname = \"o\"\nkind = \"openai\"\nmodel = \"m\"\n{bad}\n");
         let err = paddock::config::parse_str(&text).unwrap_err();

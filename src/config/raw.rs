@@ -49,7 +49,7 @@ struct RawProvider {
     max_body_bytes: Option<Spanned<u64>>,
     max_answer_bytes: Option<Spanned<u64>>,
     reasoning_effort: Option<Spanned<String>>,
-    thinking_budget: Option<Spanned<u32>>,
+    thinking: Option<Spanned<RawThinking>>,
     extra_body: Option<Spanned<toml::Table>>,
     extra_headers: Option<Spanned<BTreeMap<String, String>>>,
 }
@@ -288,12 +288,21 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     cfg.extras = extras(
         &p.kind,
         p.reasoning_effort,
-        p.thinking_budget,
+        p.thinking,
         p.extra_body,
         p.extra_headers,
         at,
     )?;
     Ok(cfg)
+}
+
+/// Anthropic's own shape: `thinking = { type = "enabled", budget_tokens = N }` (or `"disabled"`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThinking {
+    #[serde(rename = "type")]
+    kind: String,
+    budget_tokens: Option<u32>,
 }
 
 /// The efforts OpenAI-style servers accept for `reasoning_effort`.
@@ -303,7 +312,7 @@ const EFFORTS: [&str; 5] = ["none", "minimal", "low", "medium", "high"];
 fn extras(
     kind: &Protocol,
     effort: Option<Spanned<String>>,
-    budget: Option<Spanned<u32>>,
+    thinking: Option<Spanned<RawThinking>>,
     body: Option<Spanned<toml::Table>>,
     headers: Option<Spanned<BTreeMap<String, String>>>,
     at: impl Fn(std::ops::Range<usize>) -> String,
@@ -320,14 +329,19 @@ fn extras(
         }
         extras.reasoning_effort = Some(effort.into_inner());
     }
-    if let Some(budget) = budget {
-        if *kind != Protocol::Anthropic || *budget.get_ref() < 1024 {
-            return Err(format!(
-                "{}: thinking_budget is for kind = \"anthropic\" and at least 1024 tokens (use reasoning_effort or extra_body elsewhere).",
-                at(budget.span())
-            ));
-        }
-        extras.thinking_budget = Some(budget.into_inner());
+    if let Some(thinking) = thinking {
+        let span = thinking.span();
+        let thinking = thinking.into_inner();
+        extras.thinking_budget = match (thinking.kind.as_str(), thinking.budget_tokens) {
+            ("disabled", _) => None,
+            ("enabled", Some(n)) if *kind == Protocol::Anthropic && n >= 1024 => Some(n),
+            _ => {
+                return Err(format!(
+                    "{}: thinking must be {{ type = \"enabled\", budget_tokens = N }} with N of at least 1024 (or type = \"disabled\"), on kind = \"anthropic\" only (use reasoning_effort or extra_body elsewhere).",
+                    at(span)
+                ))
+            }
+        };
     }
     if let Some(body) = body {
         let span = body.span();

@@ -127,7 +127,7 @@ fn config_errors_are_pinned() {
             "line 5: unknown key `colour` in [[provider]]; known keys: name, kind, model, base_url, \
              api_key_env, api_key_cmd, api_key, requests_per_minute, tokens_per_minute, max_retries, \
              temperature, max_tokens, max_tokens_field, system, connect_timeout_secs, read_timeout_secs, first_token_timeout_secs, api_key_cmd_timeout_secs, \
-             max_event_bytes, max_body_bytes, max_answer_bytes, reasoning_effort, thinking_budget, \
+             max_event_bytes, max_body_bytes, max_answer_bytes, reasoning_effort, thinking, \
              extra_body, extra_headers \
              (see config.example.toml).",
         ),

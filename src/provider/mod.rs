@@ -315,7 +315,7 @@ pub struct Endpoint {
 pub struct RequestExtras {
     /// OpenAI-style `reasoning_effort` (`minimal`, `low`, `medium`, `high`, ...).
     pub reasoning_effort: Option<String>,
-    /// Anthropic extended thinking: `thinking = {type = "enabled", budget_tokens = N}`.
+    /// Anthropic extended thinking's `budget_tokens`, from `thinking = {type = "enabled", ...}`.
     pub thinking_budget: Option<u32>,
     /// Merged into the JSON body at the top level; `messages` and `stream` are paddock's.
     pub extra_body: serde_json::Map<String, serde_json::Value>,
@@ -383,15 +383,15 @@ impl Endpoint {
         let max = req.max_tokens.unwrap_or(anthropic::DEFAULT_MAX_TOKENS);
         let problem = if budget < 1024 {
             Some(format!(
-                "thinking_budget is {budget}; Anthropic's minimum is 1024 tokens"
+                "thinking budget_tokens is {budget}; Anthropic's minimum is 1024 tokens"
             ))
         } else if budget >= max {
             Some(format!(
-                "thinking_budget ({budget}) must be below max_tokens ({max}); raise max_tokens or lower thinking_budget"
+                "thinking budget_tokens ({budget}) must be below max_tokens ({max}); raise max_tokens or lower budget_tokens"
             ))
         } else if req.temperature.is_some() {
             Some(
-                "temperature cannot be set with extended thinking; remove it (or thinking_budget)"
+                "temperature cannot be set with extended thinking; remove it (or the thinking setting)"
                     .to_owned(),
             )
         } else {
