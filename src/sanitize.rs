@@ -53,6 +53,17 @@ impl Sanitizer {
         }
     }
 
+    /// `input` made safe: itself when nothing needs removing (no copy, the common case for
+    /// streamed text), else cleaned into `scratch`.
+    pub fn clean_chunk<'a>(&mut self, input: &'a str, scratch: &'a mut String) -> &'a str {
+        if self.state == State::Text && !needs_care(input) {
+            return input;
+        }
+        scratch.clear();
+        self.push(input, scratch);
+        scratch
+    }
+
     /// Clean `input` as a whole piece of text (also ends any open sequence).
     pub fn clean_str(&mut self, input: &str) -> String {
         let mut out = String::with_capacity(input.len());
@@ -273,6 +284,20 @@ mod tests {
         assert_eq!(clean("a\u{1b}]0;title\nvisible"), "a\nvisible");
         let long = format!("\u{1b}]{}tail", "x".repeat(MAX_SEQUENCE_CHARS + 10));
         assert!(clean(&long).ends_with("tail"));
+    }
+
+    #[test]
+    fn clean_chunks_pass_through_uncopied_and_sequences_span_chunks() {
+        let mut s = Sanitizer::new();
+        let mut scratch = String::new();
+        let plain = "plain words";
+        assert!(std::ptr::eq(s.clean_chunk(plain, &mut scratch), plain));
+        assert_eq!(s.clean_chunk("a\u{1b}]0;ti", &mut scratch), "a");
+        assert_eq!(
+            s.clean_chunk("tle\u{7}b", &mut scratch),
+            "b",
+            "the sequence spans chunks"
+        );
     }
 
     #[test]

@@ -138,12 +138,15 @@ impl ResponseReader {
             return Ok(false);
         };
         let idle_at = *last_progress + *idle;
-        let (at, why) = match deadline {
-            Some((first, within)) if first < idle_at => (first, first_token_timeout(within)),
-            _ => (idle_at, idle_timeout(*idle)),
+        // Which deadline comes first; its error is only built if it passes (this runs per chunk).
+        let (at, first_token) = match deadline {
+            Some((first, within)) if first < idle_at => (first, Some(within)),
+            _ => (idle_at, None),
         };
         let chunk = match tokio::time::timeout_at(at, body.next()).await {
-            Err(_) => return Err(why),
+            Err(_) => {
+                return Err(first_token.map_or_else(|| idle_timeout(*idle), first_token_timeout))
+            }
             Ok(None) if decoder.is_done() => return Ok(false),
             Ok(None) if !*events_seen && head.trim_ascii_start().first() == Some(&b'<') => {
                 return Err(not_an_event_stream("an HTML page"))

@@ -138,8 +138,8 @@ impl ThinkingOut {
 
     fn write(&mut self, text: &str) {
         let Some(s) = &mut self.sanitizer else { return };
-        let mut clean = String::new();
-        s.push(text, &mut clean);
+        let mut scratch = String::new();
+        let clean = s.clean_chunk(text, &mut scratch);
         let mut err = std::io::stderr().lock();
         if !self.open {
             self.open = true;
@@ -180,11 +180,7 @@ impl TextOut {
     fn write(&mut self, text: &str) {
         let Some(w) = &mut self.stdout else { return };
         let bytes = match &mut self.sanitizer {
-            Some(s) => {
-                self.scratch.clear();
-                s.push(text, &mut self.scratch);
-                self.scratch.as_bytes()
-            }
+            Some(s) => s.clean_chunk(text, &mut self.scratch).as_bytes(),
             None => text.as_bytes(),
         };
         if w.write_all(bytes).is_err() {

@@ -11,7 +11,7 @@ pub fn turn_lines(turn: &Turn, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width.max(1));
     let mut out = Vec::new();
     prompt_lines(&turn.prompt, width, &mut out);
-    thinking_lines(&turn.thinking, false, width, &mut out);
+    thinking_lines(turn, false, width, &mut out);
     markdown_lines(&turn.answer, width, &mut out);
     if let Some(line) = ending(&turn.phase) {
         wrap_line(&line, width, &mut out);
@@ -25,14 +25,14 @@ const THINKING_TAIL_LINES: usize = 6;
 
 /// A model's thinking, dimmed and apart from the answer: while it thinks (`live`), a header and
 /// the last few wrapped lines; once the answer started, folded to one line.
-pub fn thinking_lines(thinking: &str, live: bool, width: usize, out: &mut Vec<Line<'static>>) {
-    if thinking.trim().is_empty() {
+pub fn thinking_lines(turn: &Turn, live: bool, width: usize, out: &mut Vec<Line<'static>>) {
+    let (thinking, chars) = (turn.thinking.as_str(), turn.thinking_chars);
+    if chars == 0 {
         return;
     }
     let dim = Style::new()
         .fg(Color::DarkGray)
         .add_modifier(Modifier::ITALIC);
-    let chars = thinking.chars().count();
     if !live {
         let folded = Line::styled(format!("▸ thought · {chars} chars"), dim);
         wrap_line(&folded, width, out);

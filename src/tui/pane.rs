@@ -107,8 +107,11 @@ impl TurnStats {
 pub struct Turn {
     pub prompt: String,
     pub answer: String,
-    /// The model's reasoning (thinking), kept apart from the answer.
+    /// The model's reasoning (thinking), kept apart from the answer; set through
+    /// [`Turn::add_thinking`] / [`Turn::set_thinking`], which keep `thinking_chars` in step.
     pub thinking: String,
+    /// Characters of `thinking`, counted as they arrive so a frame never recounts them.
+    pub thinking_chars: usize,
     /// The thinking's signature (Anthropic), to send it back with the next prompt.
     pub signature: Option<String>,
     /// The race this turn belongs to (every pane asked in one submit shares it).
@@ -135,6 +138,7 @@ impl Turn {
             prompt: prompt.to_owned(),
             answer: String::new(),
             thinking: String::new(),
+            thinking_chars: 0,
             signature: None,
             round,
             phase: Phase::Queued,
@@ -148,6 +152,18 @@ impl Turn {
             stats: None,
             finish_reason: None,
         }
+    }
+
+    /// More of the model's thinking streamed in.
+    pub fn add_thinking(&mut self, text: &str) {
+        self.thinking.push_str(text);
+        self.thinking_chars += text.chars().count();
+    }
+
+    /// The whole thinking, known at once (the outcome, a resumed turn).
+    pub fn set_thinking(&mut self, text: String) {
+        self.thinking_chars = text.chars().count();
+        self.thinking = text;
     }
 
     /// TTFT: the final one when known, else as seen by the UI.

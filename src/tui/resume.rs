@@ -115,7 +115,7 @@ fn turn(t: &session::Turn, round: u64, now: Instant) -> Turn {
     let tokens_per_sec = crate::metrics::tokens_per_sec(m.output_tokens, generation);
     let mut turn = Turn::new(&t.prompt, round, now);
     turn.answer.clone_from(&t.answer);
-    turn.thinking = t.reasoning.clone().unwrap_or_default();
+    turn.set_thinking(t.reasoning.clone().unwrap_or_default());
     turn.signature.clone_from(&t.reasoning_signature);
     turn.ended = Some(now);
     turn.retries = m.retries;

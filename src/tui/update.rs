@@ -149,7 +149,7 @@ fn fold(app: &mut App, pane: PaneId, event: ClientEvent, at: Instant, cost: Opti
         }
         ClientEvent::Reasoning(text) => {
             turn.first_token.get_or_insert(at);
-            turn.thinking.push_str(&text);
+            turn.add_thinking(&text);
             turn.chunks += 1;
             if turn.answer.is_empty() {
                 turn.phase = Phase::Thinking;
@@ -163,7 +163,7 @@ fn fold(app: &mut App, pane: PaneId, event: ClientEvent, at: Instant, cost: Opti
                 turn.answer = outcome.content.clone();
             }
             if outcome.reasoning.is_some() {
-                turn.thinking = outcome.reasoning.clone().unwrap_or_default();
+                turn.set_thinking(outcome.reasoning.clone().unwrap_or_default());
                 turn.signature.clone_from(&outcome.reasoning_signature);
             }
             // Retries the UI did not see as events still count.

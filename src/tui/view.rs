@@ -74,20 +74,20 @@ impl PaneView {
         }
         self.scan.advance(&turn.answer);
         let cut = self.scan.stable;
-        let fold = !turn.answer.is_empty() && !turn.thinking.trim().is_empty();
+        let fold = !turn.answer.is_empty() && turn.thinking_chars > 0;
         if self.stable_bytes != Some(cut) || self.folded != fold {
             self.folded = fold;
             self.stable.clear();
             prompt_lines(&turn.prompt, width, &mut self.stable);
             if fold {
-                thinking_lines(&turn.thinking, false, width, &mut self.stable);
+                thinking_lines(turn, false, width, &mut self.stable);
             }
             markdown_lines(&turn.answer[..cut], width, &mut self.stable);
             self.stable_bytes = Some(cut);
         }
         self.live.clear();
         if turn.answer.is_empty() {
-            thinking_lines(&turn.thinking, true, width, &mut self.live);
+            thinking_lines(turn, true, width, &mut self.live);
         }
         let rest = &turn.answer[cut..];
         if cut > 0 && !rest.trim().is_empty() {

@@ -56,7 +56,7 @@ fn state(turn: &Turn, now: Instant, limits: Option<&LimiterSnapshot>) -> Span<'s
         Phase::Connecting { attempt: 0 } => ("… connecting".to_owned(), Color::Blue),
         Phase::Connecting { attempt } => (format!("… connecting (retry {attempt})"), Color::Blue),
         Phase::Thinking => (
-            format!("◌ thinking · {} chars", turn.thinking.chars().count()),
+            format!("◌ thinking · {} chars", turn.thinking_chars),
             Color::Magenta,
         ),
         Phase::Streaming => ("▶ streaming".to_owned(), Color::Green),
