@@ -109,16 +109,14 @@ impl Run {
     pub(super) fn apply(&mut self, event: StreamEvent) -> Result<Option<ClientEvent>, ApiError> {
         Ok(Some(match event {
             StreamEvent::Delta(text) => {
-                self.check_room(&text)?;
+                self.token_arrived(&text)?;
                 self.timer.on_delta(Instant::now());
-                self.first_token_deadline = None;
                 self.content.push_str(&text);
                 ClientEvent::Delta(text)
             }
             StreamEvent::Reasoning(text) => {
-                self.check_room(&text)?;
+                self.token_arrived(&text)?;
                 self.timer.on_reasoning(Instant::now());
-                self.first_token_deadline = None;
                 self.reasoning.push_str(&text);
                 ClientEvent::Reasoning(text)
             }
@@ -147,6 +145,13 @@ impl Run {
             }
             StreamEvent::Error(e) => return Err(e),
         }))
+    }
+
+    /// A token of either kind: it must fit, and it ends the wait for the first one.
+    fn token_arrived(&mut self, text: &str) -> Result<(), ApiError> {
+        self.check_room(text)?;
+        self.first_token_deadline = None;
+        Ok(())
     }
 
     /// One answer, thinking included, is bounded by `max_answer_bytes`.

@@ -394,16 +394,7 @@ fn a_resumed_session_keeps_each_panes_settings_and_saves_them_per_turn() {
     assert_eq!(info.model, "m0-tuned");
     assert_eq!(info.system.as_deref(), Some("Be terse."));
     assert_eq!((info.temperature, info.max_tokens), (Some(0.25), Some(64)));
-    let commands = send(&mut app, "q3");
-    let request = commands
-        .iter()
-        .find_map(|c| match c {
-            Command::StartRequest {
-                pane: 0, request, ..
-            } => Some(request.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let request = first_pane_request(&send(&mut app, "q3"));
     assert_eq!(request.system.as_deref(), Some("Be terse."));
     assert_eq!(request.temperature, Some(0.25));
     // The new turn records what it was asked with.
@@ -421,16 +412,7 @@ fn a_resumed_pane_sends_its_signed_thinking_back() {
     turn.reasoning = Some("thought".into());
     turn.reasoning_signature = Some("sig-1".into());
     update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved))));
-    let commands = send(&mut app, "q3");
-    let request = commands
-        .iter()
-        .find_map(|c| match c {
-            Command::StartRequest {
-                pane: 0, request, ..
-            } => Some(request.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let request = first_pane_request(&send(&mut app, "q3"));
     let answer = &request.messages[1];
     let thinking = answer
         .thinking
@@ -440,4 +422,17 @@ fn a_resumed_pane_sends_its_signed_thinking_back() {
         (thinking.thinking.as_str(), thinking.signature.as_str()),
         ("thought", "sig-1")
     );
+}
+
+/// The request the first pane was sent.
+fn first_pane_request(commands: &[Command]) -> crate::provider::ChatRequest {
+    commands
+        .iter()
+        .find_map(|c| match c {
+            Command::StartRequest {
+                pane: 0, request, ..
+            } => Some(request.clone()),
+            _ => None,
+        })
+        .expect("a request for pane 0")
 }
