@@ -58,6 +58,15 @@ pub fn add_tokens(parts: impl IntoIterator<Item = Option<u64>>) -> Option<u64> {
     })
 }
 
+/// A number as a person would write it back: `1e300`, not three hundred digits.
+pub fn short_number(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

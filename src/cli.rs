@@ -23,7 +23,7 @@ pub struct Cli {
     /// Only these providers (comma-separated) in the TUI.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
-    /// Reopen a saved session in the TUI: `--resume` for the newest, `--resume ID` for another.
+    /// Reopen a saved session in the TUI: `--resume` for the one last used, `--resume ID` for another.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
     pub resume: Option<String>,
 }
@@ -68,7 +68,7 @@ pub struct RequestArgs {
     pub system: Option<String>,
     /// Sampling temperature (the provider's default when absent).
     #[arg(long)]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     /// Cap on output tokens (Anthropic requires one: 4096 when absent).
     #[arg(long)]
     pub max_tokens: Option<u32>,
@@ -91,11 +91,12 @@ pub struct AskArgs {
     /// removed, as the answer may come from anywhere).
     #[arg(long)]
     pub raw: bool,
-    /// Continue a saved session: `--resume` for the newest, `--resume=ID` for another.
-    #[arg(long, value_name = "ID", num_args = 0..=1, require_equals = true, default_missing_value = "last")]
+    /// Continue a saved session: `--resume` for the one last used, `--resume ID` (or
+    /// `--resume=ID`) for another. A word after `--resume` that is no id starts the prompt.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
     pub resume: Option<String>,
     /// Do not save this conversation as a session.
-    #[arg(long, env = "PADDOCK_NO_SAVE")]
+    #[arg(long, env = "PADDOCK_NO_SAVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_save: bool,
     /// The prompt; '-' or absent reads stdin.
     pub prompt: Vec<String>,
@@ -112,7 +113,7 @@ pub struct RaceArgs {
     #[arg(long)]
     pub json: bool,
     /// Do not save this race as a session.
-    #[arg(long, env = "PADDOCK_NO_SAVE")]
+    #[arg(long, env = "PADDOCK_NO_SAVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_save: bool,
     /// The prompt; '-' or absent reads stdin.
     pub prompt: Vec<String>,
@@ -163,4 +164,31 @@ pub struct ExportArgs {
 pub enum ExportFormat {
     Md,
     Json,
+}
+
+impl AskArgs {
+    /// The session to resume and the prompt's words. `--resume ID` takes the next word, so
+    /// `--resume "what next?"` would swallow the prompt: a word that is not an id (ids start
+    /// with a digit and hold only digits, `a`-`f` and dashes, or are `last`) goes back to it.
+    pub fn resume_and_prompt(&self) -> (Option<String>, Vec<String>) {
+        // `--resume=WORD` leaves no doubt that WORD is the id.
+        let with_equals = std::env::args_os().any(|a| a.to_string_lossy().starts_with("--resume="));
+        match &self.resume {
+            Some(word) if !with_equals && !looks_like_session_id(word) => {
+                let mut prompt = vec![word.clone()];
+                prompt.extend(self.prompt.iter().cloned());
+                (Some("last".to_owned()), prompt)
+            }
+            resume => (resume.clone(), self.prompt.clone()),
+        }
+    }
+}
+
+/// `last`, or a session id or its prefix as `paddock sessions` lists them.
+pub fn looks_like_session_id(word: &str) -> bool {
+    word == "last"
+        || (word.starts_with(|c: char| c.is_ascii_digit())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-'))
 }

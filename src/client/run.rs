@@ -27,6 +27,8 @@ pub(super) struct Run {
     finish_reason: Option<String>,
     usage: Usage,
     pub(super) model: Option<String>,
+    /// The model the request asked for: what a failure reports when no server named one.
+    asked_model: String,
     pub(super) retries: u32,
     error: Option<ApiError>,
     end: Option<Instant>,
@@ -50,6 +52,7 @@ impl Run {
             finish_reason: None,
             usage: Usage::default(),
             model: None,
+            asked_model: req.model.clone(),
             retries: 0,
             error: None,
             end: None,
@@ -252,7 +255,13 @@ impl Run {
         let generation_time = self.timer.generation_time();
         Outcome {
             provider: client.name.clone(),
-            model: self.model.unwrap_or_else(|| client.model.clone()),
+            model: self.model.unwrap_or_else(|| {
+                if self.asked_model.is_empty() {
+                    client.model.clone()
+                } else {
+                    self.asked_model
+                }
+            }),
             content: self.content,
             reasoning_signature: (!self.signature.is_empty() && !self.reasoning.is_empty())
                 .then_some(self.signature),

@@ -13,9 +13,11 @@ use super::{build_request, explicit_settings, read_prompt, retry_line, Failure, 
 
 pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     let provider = ws.pick_one(args.provider.as_deref())?;
+    super::check_request_flags(provider, &args.request)?;
+    let (resume, words) = args.resume_and_prompt();
     // A bad --resume id is reported before reading stdin or resolving a key.
-    let mut recorder = recorder(ws, args)?;
-    let prompt = read_prompt(&args.prompt)?;
+    let mut recorder = recorder(ws, resume.as_deref(), args.no_save)?;
+    let prompt = read_prompt(&words)?;
     let client = Client::new(provider)?;
     let mut req = build_request(provider, &args.request, &prompt);
     req.stream = !args.no_stream;
@@ -85,22 +87,26 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
 
 /// The session this answer is recorded in: a resumed one (`--resume`), a new one, or none with
 /// `--no-save` and no `--resume`.
-fn recorder(ws: &Workspace, args: &AskArgs) -> Result<Option<Recorder>, Failure> {
+fn recorder(
+    ws: &Workspace,
+    resume: Option<&str>,
+    no_save: bool,
+) -> Result<Option<Recorder>, Failure> {
     let Some(dir) = session::default_dir() else {
-        if args.resume.is_some() {
+        if resume.is_some() {
             return Err(Failure::usage(
                 "cannot resume: there is no data directory on this platform (HOME is not set).",
             ));
         }
         return Ok(None);
     };
-    let session = match &args.resume {
+    let session = match resume {
         Some(id) => Session::find(&dir, id)?,
-        None if args.no_save => return Ok(None),
+        None if no_save => return Ok(None),
         None => Session::new(),
     };
     let mut rec = Recorder::new(session, dir, ws.config.prices.clone());
-    rec.enabled = !args.no_save;
+    rec.enabled = !no_save;
     Ok(Some(rec))
 }
 

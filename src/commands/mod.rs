@@ -141,27 +141,53 @@ fn no_key_sentence() -> String {
 
 /// The prompt from the arguments, or stdin when absent or '-'.
 pub fn read_prompt(words: &[String]) -> Result<String, Failure> {
-    let prompt = if words.is_empty() || (words.len() == 1 && words[0] == "-") {
-        // Nothing piped in: waiting on the keyboard would look like a hang.
-        if words.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            return Err(Failure::usage(
-                "no prompt: pass it as an argument, or pipe it on stdin (use - to type it).",
-            ));
-        }
+    let dash = words.len() == 1 && words[0] == "-";
+    let piped = !std::io::IsTerminal::is_terminal(&std::io::stdin());
+    // Nothing piped in: waiting on the keyboard would look like a hang.
+    if words.is_empty() && !piped {
+        return Err(Failure::usage(
+            "no prompt: pass it as an argument, or pipe it on stdin (use - to type it).",
+        ));
+    }
+    let stdin = if words.is_empty() || dash || piped {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|e| Failure::usage(format!("could not read the prompt from stdin ({e}).")))?;
         text
     } else {
-        words.join(" ")
+        String::new()
     };
+    let prompt = join_prompt(&stdin, if dash { &[] } else { words });
     if prompt.trim().is_empty() {
         return Err(Failure::usage(
             "the prompt is empty: pass it as an argument or on stdin.",
         ));
     }
     Ok(prompt)
+}
+
+/// What is piped in comes first, then the words (`cat notes | paddock ask "summarise this"`),
+/// as llm does; either alone is the prompt as it is.
+fn join_prompt(stdin: &str, words: &[String]) -> String {
+    let words = words.join(" ");
+    match (stdin.trim().is_empty(), words.is_empty()) {
+        (true, _) => words,
+        (false, true) => stdin.to_owned(),
+        (false, false) => format!("{}\n\n{words}", stdin.trim_end()),
+    }
+}
+
+/// One sentence when a flag asks for what `provider`'s API refuses (said before anything is read
+/// or sent, the same check the TUI's `/temp` makes).
+pub fn check_request_flags(provider: &ProviderConfig, args: &RequestArgs) -> Result<(), Failure> {
+    if let Some(t) = args.temperature {
+        provider
+            .protocol
+            .check_temperature(t)
+            .map_err(|e| Failure::usage(format!("--temperature for \"{}\": {e}", provider.name)))?;
+    }
+    Ok(())
 }
 
 /// A one-turn request for `provider`, with command-line overrides.

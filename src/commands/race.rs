@@ -19,7 +19,9 @@ use crate::session::{self, ProviderRef, Recorder, Session};
 use super::table::{
     count_cell, duration_cell, ms_cell, num_cell, Align, StatusLine, Table, MISSING,
 };
-use super::{build_request, read_prompt, retry_line, Failure, Workspace, EXIT_FAILED};
+use super::{
+    build_request, check_request_flags, read_prompt, retry_line, Failure, Workspace, EXIT_FAILED,
+};
 
 /// The race metrics of one outcome, beyond what `ask --json` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -237,6 +239,9 @@ pub fn json_line(o: &Outcome, cost: Option<f64>) -> Result<String, serde_json::E
 
 pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     let providers = ws.pick_many(&args.providers)?;
+    for p in &providers {
+        check_request_flags(p, &args.request)?;
+    }
     let prompt = read_prompt(&args.prompt)?;
     let mut entries = Vec::with_capacity(providers.len());
     let mut refs = Vec::with_capacity(providers.len());

@@ -229,7 +229,7 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     cfg.tokens_per_minute = p.tokens_per_minute.filter(|&n| n > 0);
     cfg.max_retries = p.max_retries.unwrap_or(cfg.max_retries);
     let number = Numbers { name, text };
-    cfg.temperature = number.temperature(p.temperature)?;
+    cfg.temperature = number.temperature(p.kind, p.temperature)?;
     cfg.max_tokens = p.max_tokens;
     cfg.max_tokens_field = p.max_tokens_field.unwrap_or_default();
     cfg.system = p.system;
@@ -390,15 +390,6 @@ struct Numbers<'a> {
     text: &'a str,
 }
 
-/// A number as a person would write it back: `1e300`, not three hundred digits.
-fn short_number(v: f64) -> String {
-    if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) {
-        format!("{v:e}")
-    } else {
-        v.to_string()
-    }
-}
-
 /// Timeouts longer than a day are a typo, not a wish.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 /// Byte limits: at least 1 KiB (less cannot hold a real event), at most 1 GiB.
@@ -418,7 +409,12 @@ impl Numbers<'_> {
         let secs = *value.get_ref();
         if !(secs.is_finite() && (0.001..=MAX_TIMEOUT_SECS).contains(&secs)) {
             let range = format!("a number of seconds from 0.001 to {MAX_TIMEOUT_SECS}");
-            return Err(self.out_of_range(value.span().start, key, &short_number(secs), &range));
+            return Err(self.out_of_range(
+                value.span().start,
+                key,
+                &crate::checked::short_number(secs),
+                &range,
+            ));
         }
         Ok(Duration::try_from_secs_f64(secs).ok())
     }
@@ -441,18 +437,27 @@ impl Numbers<'_> {
         }
     }
 
-    fn temperature(&self, value: Option<Spanned<f64>>) -> Result<Option<f32>, String> {
+    /// A temperature the provider's API accepts (OpenAI 0 to 2, Anthropic 0 to 1).
+    fn temperature(
+        &self,
+        kind: Protocol,
+        value: Option<Spanned<f64>>,
+    ) -> Result<Option<f64>, String> {
         let Some(value) = value else { return Ok(None) };
         let t = *value.get_ref();
-        if !(t.is_finite() && (0.0..=2.0).contains(&t)) {
+        if kind.check_temperature(t).is_err() {
+            let range = format!(
+                "a number from 0 to {} (the {} API's range)",
+                kind.max_temperature(),
+                kind.api_name()
+            );
             return Err(self.out_of_range(
                 value.span().start,
                 "temperature",
-                &short_number(t),
-                "a number from 0 to 2",
+                &crate::checked::short_number(t),
+                &range,
             ));
         }
-        // In range, so the narrowing is exact enough and cannot overflow.
-        Ok(Some(t as f32))
+        Ok(Some(t))
     }
 }

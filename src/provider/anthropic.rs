@@ -28,11 +28,24 @@ pub fn url(base_url: &str) -> String {
     }
 }
 
+/// The messages the API accepts: it refuses an empty assistant turn ("all messages must have
+/// non-empty content"), so an exchange whose answer is blank is left out with its prompt.
+fn sendable(
+    messages: &[crate::provider::Message],
+) -> impl Iterator<Item = &crate::provider::Message> {
+    let blank = |m: &crate::provider::Message| {
+        m.role == Role::Assistant && m.content.trim().is_empty() && m.thinking.is_none()
+    };
+    messages.iter().enumerate().filter_map(move |(i, m)| {
+        let answer_blank = messages.get(i + 1).is_some_and(|next| blank(next));
+        let dropped = blank(m) || (m.role == Role::User && answer_blank);
+        (!dropped).then_some(m)
+    })
+}
+
 /// The JSON body. The system prompt is a top-level field, not a message.
 pub fn body(req: &ChatRequest) -> Value {
-    let messages: Vec<Value> = req
-        .messages
-        .iter()
+    let messages: Vec<Value> = sendable(&req.messages)
         .map(|m| {
             let role = match m.role {
                 Role::User => "user",

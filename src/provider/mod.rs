@@ -29,6 +29,35 @@ impl Protocol {
             Protocol::Anthropic => "anthropic",
         }
     }
+
+    /// The API's name, for sentences.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Protocol::OpenAi => "OpenAI",
+            Protocol::Anthropic => "Anthropic",
+        }
+    }
+
+    /// The highest sampling temperature the API accepts (the lowest is 0 for all).
+    pub fn max_temperature(self) -> f64 {
+        match self {
+            Protocol::OpenAi => 2.0,
+            Protocol::Anthropic => 1.0,
+        }
+    }
+
+    /// One sentence when the API would refuse temperature `t`.
+    pub fn check_temperature(self, t: f64) -> Result<(), String> {
+        let max = self.max_temperature();
+        if t.is_finite() && (0.0..=max).contains(&t) {
+            return Ok(());
+        }
+        Err(format!(
+            "temperature {} is outside the {} API's range (0 to {max}); pick a value in it.",
+            crate::checked::short_number(t),
+            self.api_name()
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,9 +109,35 @@ impl Message {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MaxTokensField {
+    /// Follow the model asked for: `max_completion_tokens` for OpenAI's reasoning models
+    /// (o1, o3, o4, gpt-5), `max_tokens` for the rest (what compatible servers know).
     #[default]
+    Auto,
     MaxTokens,
     MaxCompletionTokens,
+}
+
+impl MaxTokensField {
+    /// The field to send for `model`.
+    pub fn name_for(self, model: &str) -> &'static str {
+        match self {
+            MaxTokensField::MaxTokens => "max_tokens",
+            MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
+            MaxTokensField::Auto if is_openai_reasoning_model(model) => "max_completion_tokens",
+            MaxTokensField::Auto => "max_tokens",
+        }
+    }
+}
+
+/// OpenAI's reasoning models, which refuse `max_tokens` and a temperature other than 1 (their
+/// OpenAPI description says so); a provider prefix such as `openai/` is looked through.
+pub fn is_openai_reasoning_model(model: &str) -> bool {
+    let base = model.rsplit('/').next().unwrap_or(model);
+    let family = |p: &str| {
+        base.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.']))
+    };
+    ["o1", "o3", "o4"].iter().any(|p| family(p)) || base.starts_with("gpt-5")
 }
 
 /// A protocol-neutral chat request.
@@ -91,7 +146,7 @@ pub struct ChatRequest {
     pub model: String,
     pub system: Option<String>,
     pub messages: Vec<Message>,
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
     pub stream: bool,
 }
@@ -373,6 +428,11 @@ impl Endpoint {
     /// What the API would refuse, said before sending: Anthropic's extended thinking needs a
     /// budget of at least 1024 tokens, below max_tokens, and no temperature.
     pub fn check(&self, req: &ChatRequest) -> Result<(), ApiError> {
+        if let Some(t) = req.temperature {
+            self.protocol
+                .check_temperature(t)
+                .map_err(|m| ApiError::new(ErrorKind::InvalidRequest, m))?;
+        }
         let Some(budget) = self
             .extras
             .thinking_budget
@@ -525,6 +585,66 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_cap_field_follows_the_model() {
+        let auto = MaxTokensField::Auto;
+        for m in [
+            "o1",
+            "o1-mini",
+            "o3-mini",
+            "o4-mini",
+            "gpt-5",
+            "gpt-5.1",
+            "openai/o3",
+        ] {
+            assert_eq!(auto.name_for(m), "max_completion_tokens", "{m}");
+        }
+        for m in [
+            "gpt-4o",
+            "gpt-4o-mini",
+            "o1x",
+            "llama-3",
+            "qwen3:8b",
+            "claude-o3",
+        ] {
+            assert_eq!(auto.name_for(m), "max_tokens", "{m}");
+        }
+        assert_eq!(MaxTokensField::MaxTokens.name_for("o3"), "max_tokens");
+    }
+
+    #[test]
+    fn temperature_ranges_per_api() {
+        assert!(Protocol::OpenAi.check_temperature(2.0).is_ok());
+        assert!(Protocol::Anthropic.check_temperature(1.0).is_ok());
+        let e = Protocol::Anthropic.check_temperature(1.2).unwrap_err();
+        assert!(e.contains("Anthropic") && e.contains("0 to 1"), "{e}");
+        assert!(Protocol::OpenAi.check_temperature(f64::NAN).is_err());
+        assert!(Protocol::OpenAi.check_temperature(-0.1).is_err());
+    }
+
+    #[test]
+    fn anthropic_never_gets_a_blank_assistant_turn() {
+        let req = ChatRequest {
+            model: "c".into(),
+            messages: vec![
+                Message::user("one"),
+                Message::assistant("  "),
+                Message::user("two"),
+                Message::assistant("answer"),
+                Message::user("three"),
+            ],
+            ..ChatRequest::default()
+        };
+        let body = anthropic::body(&req);
+        let sent: Vec<&str> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap())
+            .collect();
+        assert_eq!(sent, ["two", "answer", "three"]);
+    }
 
     #[test]
     fn go_durations() {

@@ -39,11 +39,7 @@ pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
         obj.insert("temperature".into(), json!(t));
     }
     if let Some(n) = req.max_tokens {
-        let field = match max_field {
-            MaxTokensField::MaxTokens => "max_tokens",
-            MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
-        };
-        obj.insert(field.into(), json!(n));
+        obj.insert(max_field.name_for(&req.model).into(), json!(n));
     }
     if req.stream {
         obj.insert("stream".into(), json!(true));

@@ -78,7 +78,7 @@ pub struct TurnSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
 }
@@ -337,7 +337,8 @@ impl Session {
         };
         p.turns
             .iter()
-            .filter(|t| t.succeeded())
+            // A blank answer is no turn to continue from (Anthropic refuses an empty one).
+            .filter(|t| t.succeeded() && !t.answer.trim().is_empty())
             .flat_map(|t| [Message::user(&t.prompt), answer_message(t)])
             .collect()
     }

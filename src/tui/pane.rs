@@ -17,7 +17,7 @@ pub struct ProviderInfo {
     pub protocol: Protocol,
     pub simulated: bool,
     pub system: Option<String>,
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
 }
 

@@ -19,7 +19,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[TEXT]",
         "system prompt for every pane (none clears it)",
     ),
-    ("temp", "F|off", "temperature for every pane (0 to 2)"),
+    (
+        "temp",
+        "F|off",
+        "temperature for every pane (OpenAI 0 to 2, Anthropic 0 to 1)",
+    ),
     ("max", "N|off", "max output tokens for every pane"),
     (
         "clear",
@@ -135,8 +139,8 @@ fn set_system(app: &mut App, arg: &str) -> Outcome {
 fn set_temperature(app: &mut App, arg: &str) -> Outcome {
     let value = match arg {
         "off" => None,
-        _ => match arg.parse::<f32>() {
-            Ok(t) if (0.0..=2.0).contains(&t) => Some(t),
+        _ => match arg.parse::<f64>() {
+            Ok(t) if t.is_finite() => Some(t),
             _ => {
                 return Err(format!(
                     "{}: F is a number from 0 to 2, or off",
@@ -145,6 +149,15 @@ fn set_temperature(app: &mut App, arg: &str) -> Outcome {
             }
         },
     };
+    // The same rule as `--temperature`: each pane's API range (OpenAI 0 to 2, Anthropic 0 to 1).
+    if let Some(t) = value {
+        for p in &app.panes {
+            p.info
+                .protocol
+                .check_temperature(t)
+                .map_err(|e| format!("{}: {e}", p.info.name))?;
+        }
+    }
     for p in &mut app.panes {
         p.info.temperature = value;
     }

@@ -88,7 +88,7 @@ fn bad_arguments_and_unknown_commands_say_what_is_valid() {
         ("/model", "usage: /model NAME"),
         ("/model two words", "usage: /model NAME"),
         ("/temp hot", "usage: /temp F|off: F is a number from 0 to 2"),
-        ("/temp 2.5", "from 0 to 2"),
+        ("/temp 2.5", "OpenAI API's range (0 to 2)"),
         ("/max 0", "usage: /max N|off: N is a whole number above 0"),
         ("/max -3", "whole number"),
         (
@@ -112,6 +112,21 @@ fn bad_arguments_and_unknown_commands_say_what_is_valid() {
     }
     assert_eq!(app.panes[0].info.model, "m0", "nothing changed");
     assert_eq!(app.panes[0].info.temperature, None);
+}
+
+#[test]
+fn temp_follows_each_panes_api_range_as_the_cli_flag_does() {
+    let (mut app, _) = app(2);
+    app.panes[1].info.protocol = crate::provider::Protocol::Anthropic;
+    assert!(send(&mut app, "/temp 1.5").is_empty());
+    let n = notice(&app).to_owned();
+    assert!(
+        n.contains("p1") && n.contains("Anthropic") && n.contains("0 to 1"),
+        "{n}"
+    );
+    assert_eq!(app.panes[0].info.temperature, None, "nothing changed");
+    assert!(send(&mut app, "/temp 0.7").is_empty());
+    assert!(app.panes.iter().all(|p| p.info.temperature == Some(0.7)));
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::cli::BenchArgs;
 use crate::client::Client;
 
 use super::table::{bar, StatusLine};
-use super::{build_request, read_prompt, Failure, Workspace, EXIT_FAILED};
+use super::{build_request, check_request_flags, read_prompt, Failure, Workspace, EXIT_FAILED};
 
 pub use measure::{run_bench, BenchProgress, BenchTarget};
 pub use report::{render_table, to_csv, to_json};
@@ -98,6 +98,9 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
     }
     let format = args.out.as_deref().map(out_format).transpose()?;
     let providers = ws.pick_many(&args.providers)?;
+    for p in &providers {
+        check_request_flags(p, &args.request)?;
+    }
     let prompts = read_prompts(args)?;
     let mut targets = Vec::with_capacity(providers.len());
     let mut asked = std::collections::HashMap::new();
