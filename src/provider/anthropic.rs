@@ -37,7 +37,7 @@ fn sendable(
         m.role == Role::Assistant && m.content.trim().is_empty() && m.thinking.is_none()
     };
     messages.iter().enumerate().filter_map(move |(i, m)| {
-        let answer_blank = messages.get(i + 1).is_some_and(|next| blank(next));
+        let answer_blank = messages.get(i + 1).is_some_and(blank);
         let dropped = blank(m) || (m.role == Role::User && answer_blank);
         (!dropped).then_some(m)
     })
