@@ -222,3 +222,91 @@ async fn resume_id_with_a_space_or_equals_continues_that_session() {
     assert_eq!(three.last().map(String::as_str), Some("and a third"));
     assert_eq!(sessions(home.path()).len(), 2, "no new session");
 }
+
+const GEMINI_STREAM: &str = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Mulling.\",\"thought\": true}],\"role\": \"model\"},\"index\": 0}],\"modelVersion\": \"gemini-2.5-flash\"}\r\n\r\n\
+data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Paris.\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 5,\"candidatesTokenCount\": 2,\"thoughtsTokenCount\": 4,\"totalTokenCount\": 11},\"modelVersion\": \"gemini-2.5-flash\"}\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gemini_works_from_the_environment_with_the_key_in_a_header_only() {
+    let server = RawServer::start(vec![RawResponse::sse(GEMINI_STREAM.as_bytes(), 32)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let key = "AIza-canary-0123456789";
+    let out = support::paddock(home.path())
+        .env("GEMINI_BASE_URL", format!("{}/v1beta", server.base()))
+        .env("GEMINI_API_KEY", key)
+        .env("PADDOCK_LOG", "debug")
+        .args(["ask", "-p", "gemini", "--json", "capital of France?"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["content"], "Paris.");
+    assert_eq!(v["reasoning"], "Mulling.");
+    assert_eq!(v["model"], "gemini-2.5-flash");
+    assert_eq!((v["output_tokens"].as_u64(), v["reasoning_tokens"].as_u64()), (Some(2), Some(4)));
+    let seen = &server.requests()[0];
+    let request_line = seen.head.lines().next().unwrap();
+    assert_eq!(
+        request_line,
+        "POST /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse HTTP/1.1"
+    );
+    assert!(seen.head.to_ascii_lowercase().contains(&format!("x-goog-api-key: {}", key.to_ascii_lowercase())));
+    let body: Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(body["contents"][0]["role"], "user");
+    // The key appears nowhere else: not in stdout, stderr, the log, the request log or the session.
+    let mut files = vec![String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()];
+    for entry in walk(home.path()) {
+        files.push(std::fs::read_to_string(entry).unwrap_or_default());
+    }
+    assert!(files.iter().all(|f| !f.contains(key)), "the key leaked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_responses_provider_from_the_config() {
+    let stream = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-5-mini\",\"status\":\"in_progress\"}}\n\n\
+event: response.reasoning_summary_text.delta\ndata: {\"type\":\"response.reasoning_summary_text.delta\",\"delta\":\"Think.\"}\n\n\
+event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi!\"}\n\n\
+event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"status\":\"completed\",\"usage\":{\"input_tokens\":4,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":6,\"output_tokens_details\":{\"reasoning_tokens\":3}}}}\n\n";
+    let server = RawServer::start(vec![RawResponse::sse(stream.as_bytes(), 16)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[provider]]\nname = \"resp\"\nkind = \"openai-responses\"\nmodel = \"gpt-5-mini\"\nbase_url = \"{}/v1\"\napi_key_env = \"K\"\nreasoning_effort = \"low\"\nsystem = \"Be brief.\"\n",
+            server.base()
+        ),
+    )
+    .unwrap();
+    let out = support::paddock(home.path())
+        .env("K", "x")
+        .args(["--config", config.to_str().unwrap(), "ask", "--json", "--max-tokens", "50", "hello"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["content"].as_str(), v["reasoning"].as_str()), (Some("Hi!"), Some("Think.")));
+    assert_eq!(v["finish_reason"], "completed");
+    assert_eq!(v["reasoning_tokens"], 3);
+    let seen = &server.requests()[0];
+    assert!(seen.head.starts_with("POST /v1/responses "), "{}", seen.head);
+    let b: Value = serde_json::from_str(&seen.body).unwrap();
+    assert_eq!(b["instructions"], "Be brief.");
+    assert_eq!(b["input"][0]["content"], "hello");
+    assert_eq!(b["max_output_tokens"], 50);
+    assert_eq!(b["store"], false);
+    assert_eq!(b["reasoning"]["effort"], "low");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -27,26 +27,39 @@ fn fixtures_dir() -> PathBuf {
 fn fixtures() -> Vec<(String, Vec<u8>, Value)> {
     let dir = fixtures_dir();
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().and_then(|e| e.to_str()) != Some("sse") {
-            continue;
+    for dir in [dir.clone(), dir.join("protocols")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("sse") {
+                continue;
+            }
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            let body = std::fs::read(&path).unwrap();
+            let expect: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("{name}.expect.json"))).unwrap(),
+            )
+            .unwrap();
+            out.push((name, body, expect));
         }
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        let body = std::fs::read(&path).unwrap();
-        let expect: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(format!("{name}.expect.json"))).unwrap(),
-        )
-        .unwrap();
-        out.push((name, body, expect));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     assert!(
-        out.len() >= 20,
+        out.len() >= 39,
         "expected the full fixture set, found {}",
         out.len()
     );
     out
+}
+
+/// The protocol an expect file names, and where its server's API lives.
+fn protocol_of(expect: &Value) -> Protocol {
+    match expect["provider"].as_str().unwrap() {
+        "openai" => Protocol::OpenAi,
+        "anthropic" => Protocol::Anthropic,
+        "openai-responses" => Protocol::OpenAiResponses,
+        "gemini" => Protocol::Gemini,
+        other => panic!("unknown provider {other} in a fixture"),
+    }
 }
 
 fn to_crlf(body: &[u8]) -> Vec<u8> {
@@ -56,14 +69,8 @@ fn to_crlf(body: &[u8]) -> Vec<u8> {
 
 async fn run_one(name: &str, body: &[u8], expect: &Value, slice: usize) {
     let server = RawServer::start(vec![RawResponse::sse(body, slice)]).await;
-    let protocol = match expect["provider"].as_str().unwrap() {
-        "openai" => Protocol::OpenAi,
-        _ => Protocol::Anthropic,
-    };
-    let base = match protocol {
-        Protocol::OpenAi => format!("{}/v1", server.base()),
-        Protocol::Anthropic => server.base(),
-    };
+    let protocol = protocol_of(expect);
+    let base = support::api_base(protocol, &server.base());
     let mut cfg = ProviderConfig::new("fixture", protocol, "m", &base);
     cfg.max_retries = 0;
     let client = Client::new(&cfg).unwrap();
@@ -171,11 +178,7 @@ fn fixtures_through_the_decoders_in_exact_slices() {
     use paddock::provider::sse::SseDecoder;
     use paddock::provider::{Endpoint, MaxTokensField, StreamEvent};
     for (name, body, expect) in fixtures() {
-        let protocol = if expect["provider"] == "openai" {
-            Protocol::OpenAi
-        } else {
-            Protocol::Anthropic
-        };
+        let protocol = protocol_of(&expect);
         let endpoint = Endpoint {
             protocol,
             base_url: String::new(),
@@ -247,4 +250,56 @@ fn fixtures_through_the_decoders_in_exact_slices() {
             );
         }
     }
+}
+
+/// The Gemini error fixture (a plain JSON body, served with its recorded status): the kind
+/// from `status`, and RetryInfo's delay honoured as Retry-After would be.
+#[tokio::test]
+async fn gemini_error_body_with_retry_info() {
+    let dir = fixtures_dir().join("protocols");
+    let name = "roo-code-gemini-429-retryinfo";
+    let body = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+    let expect: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.expect.json"))).unwrap(),
+    )
+    .unwrap();
+    let status = expect["extra"]["http_status"].as_u64().unwrap() as u16;
+    let mut resp = RawResponse::json(status, &body);
+    resp.headers = vec![(
+        "content-type".into(),
+        expect["extra"]["content_type"].as_str().unwrap().into(),
+    )];
+    let server = RawServer::start(vec![resp]).await;
+    let mut cfg = ProviderConfig::new(
+        "fixture",
+        Protocol::Gemini,
+        "gemini-2.5-flash",
+        &support::api_base(Protocol::Gemini, &server.base()),
+    );
+    cfg.max_retries = 0;
+    let client = Client::new(&cfg).unwrap();
+    let req = ChatRequest {
+        model: "gemini-2.5-flash".into(),
+        messages: vec![Message::user("hi")],
+        stream: true,
+        ..Default::default()
+    };
+    let outcome = client.complete(req, |_| {}).await;
+    let err = outcome.error.expect("a 429 is an error");
+    assert_eq!(err.kind.as_str(), expect["error"].as_str().unwrap());
+    assert_eq!(
+        err.retry_after,
+        Some(std::time::Duration::from_secs(
+            expect["extra"]["retry_delay_s"].as_u64().unwrap()
+        ))
+    );
+    assert_eq!(err.code.as_deref(), expect["extra"]["status"].as_str());
+    assert!(err.message.contains("exceeded your current quota"));
+    let seen = &server.requests()[0];
+    assert!(
+        seen.head
+            .starts_with("POST /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse "),
+        "{}",
+        seen.head
+    );
 }

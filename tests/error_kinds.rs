@@ -21,10 +21,7 @@ fn req(stream: bool) -> ChatRequest {
 
 async fn outcome_for(protocol: Protocol, resp: RawResponse, stream: bool) -> Outcome {
     let server = RawServer::start(vec![resp]).await;
-    let base = match protocol {
-        Protocol::OpenAi => format!("{}/v1", server.base()),
-        Protocol::Anthropic => server.base(),
-    };
+    let base = support::api_base(protocol, &server.base());
     let mut cfg = ProviderConfig::new("p", protocol, "m", &base);
     cfg.max_retries = 0;
     cfg.read_timeout = Duration::from_millis(300);

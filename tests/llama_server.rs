@@ -73,8 +73,9 @@ async fn health(url: &str) -> Result<(), String> {
 
 fn provider(name: &str, protocol: Protocol, url: &str) -> ProviderConfig {
     let base = match protocol {
-        Protocol::OpenAi => format!("{url}/v1"),
+        Protocol::OpenAi | Protocol::OpenAiResponses => format!("{url}/v1"),
         Protocol::Anthropic => url.to_owned(),
+        Protocol::Gemini => panic!("llama-server does not speak Gemini's API"),
     };
     let mut p = ProviderConfig::new(name, protocol, MODEL, &base);
     // A local server is either there or not: don't spend the suite's time on retries.
@@ -103,6 +104,8 @@ fn length_reason(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::OpenAi => "length",
         Protocol::Anthropic => "max_tokens",
+        Protocol::OpenAiResponses => "max_output_tokens",
+        Protocol::Gemini => "MAX_TOKENS",
     }
 }
 

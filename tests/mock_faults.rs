@@ -20,6 +20,7 @@ fn client(server: &MockServer, protocol: Protocol, model: &str, retries: u32) ->
     let base = match protocol {
         Protocol::OpenAi => server.base_url_openai(),
         Protocol::Anthropic => server.base_url_anthropic(),
+        other => panic!("no mock base URL for {other:?}"),
     };
     let mut cfg = ProviderConfig::new("mock", protocol, model, &base);
     cfg.max_retries = retries;

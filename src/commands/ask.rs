@@ -264,7 +264,9 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
     if let Some(n) = o.usage.reasoning_tokens.filter(|n| *n > 0) {
         parts.push(format!("{n} reasoning tok"));
     }
-    if let Some(rate) = crate::metrics::tokens_per_sec(o.usage.output_tokens, o.generation_time) {
+    if let Some(rate) =
+        crate::metrics::tokens_per_sec(o.usage.generated_tokens(), o.generation_time)
+    {
         parts.push(format!("{rate:.1} tok/s"));
     }
     parts.push(o.finish_reason.as_deref().map_or_else(

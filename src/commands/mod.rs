@@ -134,7 +134,7 @@ impl Workspace {
 }
 
 fn no_key_sentence() -> String {
-    "no provider has an API key: set OPENAI_API_KEY or ANTHROPIC_API_KEY (or add a provider to the config), \
+    "no provider has an API key: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY (or add a provider to the config), \
      or try the simulated providers with --demo."
         .to_owned()
 }

@@ -37,7 +37,7 @@ pub struct RaceMetrics {
 
 impl RaceMetrics {
     pub fn of(o: &Outcome) -> Self {
-        let tokens = o.usage.output_tokens;
+        let tokens = o.usage.generated_tokens();
         let gaps = token_gap_samples_ms(tokens, &o.chunk_gaps_us);
         // One chunk carrying every token has no gaps; its mean latency is still defined.
         let mean = inter_token_latency(tokens, o.generation_time)

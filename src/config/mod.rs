@@ -24,6 +24,7 @@ pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_DEFAULT_BASE: &str = "https://api.anthropic.com";
 pub const OPENAI_DEFAULT_MODEL: &str = "gpt-4o-mini";
 pub const ANTHROPIC_DEFAULT_MODEL: &str = "claude-3-5-haiku-latest";
+pub const GEMINI_DEFAULT_MODEL: &str = "gemini-2.5-flash";
 
 /// One provider, validated.
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
     Ok(config)
 }
 
-/// The two providers that exist with no config at all, following the official SDK conventions.
+/// The providers that exist with no config at all, following the official SDK conventions.
 pub fn builtins() -> Vec<ProviderConfig> {
     let env_or = |var: &str, default: &str| {
         std::env::var(var)
@@ -171,5 +172,12 @@ pub fn builtins() -> Vec<ProviderConfig> {
         &env_or("ANTHROPIC_BASE_URL", ANTHROPIC_DEFAULT_BASE),
     );
     anthropic.key_source = KeySource::Env("ANTHROPIC_API_KEY".into());
-    vec![openai, anthropic]
+    let mut gemini = ProviderConfig::new(
+        "gemini",
+        Protocol::Gemini,
+        &env_or("GEMINI_MODEL", GEMINI_DEFAULT_MODEL),
+        &env_or("GEMINI_BASE_URL", Protocol::Gemini.default_base_url()),
+    );
+    gemini.key_source = KeySource::Env(Protocol::Gemini.key_env().into());
+    vec![openai, anthropic, gemini]
 }

@@ -64,8 +64,9 @@ impl Prices {
             tokens(fresh) * price.input
                 + tokens(read) * price.cached_input.unwrap_or(price.input)
                 + tokens(usage.cache_creation_input_tokens) * price.cache_write.unwrap_or(price.input)
-                // Reasoning tokens are part of the output tokens, and billed as output.
-                + tokens(usage.output_tokens) * price.output,
+                // Reasoning tokens are billed as output, counted once whichever way the
+                // protocol reports them.
+                + tokens(usage.generated_tokens()) * price.output,
         )
     }
 

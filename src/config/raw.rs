@@ -10,9 +10,7 @@ use toml::Spanned;
 
 use super::keys::inline_key_warning;
 use super::suggest::did_you_mean;
-use super::{
-    Config, KeySource, Price, Prices, ProviderConfig, ANTHROPIC_DEFAULT_BASE, OPENAI_DEFAULT_BASE,
-};
+use super::{Config, KeySource, Price, Prices, ProviderConfig};
 use crate::provider::{MaxTokensField, Protocol};
 
 #[derive(Deserialize)]
@@ -193,10 +191,7 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
             crate::sanitize::clean_line(&raw_name)
         ));
     }
-    let default_base = match p.kind {
-        Protocol::OpenAi => OPENAI_DEFAULT_BASE,
-        Protocol::Anthropic => ANTHROPIC_DEFAULT_BASE,
-    };
+    let default_base = p.kind.default_base_url();
     let base_url = match p.base_url {
         Some(url) => {
             let url_line = line_of(text, url.span().start);
@@ -335,9 +330,10 @@ fn extras(
         extras.thinking_budget = match (thinking.kind.as_str(), thinking.budget_tokens) {
             ("disabled", _) => None,
             ("enabled", Some(n)) if *kind == Protocol::Anthropic && n >= 1024 => Some(n),
+            ("enabled", Some(n)) if *kind == Protocol::Gemini => Some(n),
             _ => {
                 return Err(format!(
-                    "{}: thinking must be {{ type = \"enabled\", budget_tokens = N }} with N of at least 1024 (or type = \"disabled\"), on kind = \"anthropic\" only (use reasoning_effort or extra_body elsewhere).",
+                    "{}: thinking must be {{ type = \"enabled\", budget_tokens = N }} (N of at least 1024 on Anthropic) or type = \"disabled\", on kind = \"anthropic\" or \"gemini\" only (use reasoning_effort or extra_body elsewhere).",
                     at(span)
                 ))
             }

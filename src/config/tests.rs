@@ -55,7 +55,10 @@ fn bad_configs_get_one_sentence() {
             "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\nmodle = \"x\"\n",
             "line 5: unknown key `modle` in [[provider]]; did you mean `model`?",
         ),
-        ("[[provider]]\nname = \"a\"\nkind = \"gemini\"\nmodel = \"m\"\n", "unknown variant `gemini`"),
+        (
+            "[[provider]]\nname = \"a\"\nkind = \"palm\"\nmodel = \"m\"\n",
+            "unknown variant `palm`, expected one of `openai`, `anthropic`, `openai-responses`, `gemini`",
+        ),
         ("[[provider]]\nname = \"a\"\nkind = \"openai\"\n", "missing field `model`"),
         (
             "[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n[[provider]]\nname = \"a\"\nkind = \"openai\"\nmodel = \"m\"\n",
@@ -264,4 +267,23 @@ fn the_example_config_parses() {
     let c = parse_str(text).unwrap();
     assert!(c.provider("openai").is_some() && c.provider("anthropic").is_some());
     assert!(c.prices.get("gpt-4o-mini").is_some());
+}
+
+#[test]
+fn responses_and_gemini_kinds_get_their_vendor_defaults() {
+    let cfg = parse_str(
+        "[[provider]]\nname = \"r\"\nkind = \"openai-responses\"\nmodel = \"gpt-5-mini\"\n\
+         [[provider]]\nname = \"g\"\nkind = \"gemini\"\nmodel = \"gemini-2.5-flash\"\n\
+         thinking = { type = \"enabled\", budget_tokens = 512 }\n",
+    )
+    .unwrap();
+    let (r, g) = (&cfg.providers[0], &cfg.providers[1]);
+    assert_eq!(r.protocol, Protocol::OpenAiResponses);
+    assert_eq!(r.base_url, "https://api.openai.com/v1");
+    assert_eq!(g.protocol, Protocol::Gemini);
+    assert_eq!(
+        g.base_url,
+        "https://generativelanguage.googleapis.com/v1beta"
+    );
+    assert_eq!(g.extras.thinking_budget, Some(512));
 }

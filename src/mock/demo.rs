@@ -101,6 +101,7 @@ mod tests {
                 Protocol::Anthropic => {
                     assert!(m.protocol != Serves::OpenAi && !p.base_url.ends_with("/v1"))
                 }
+                other => panic!("the demo has no {other:?} provider yet"),
             }
         }
         let tight = &providers[2];

@@ -121,6 +121,7 @@ impl From<WireUsage> for Usage {
             cache_read_input_tokens: u.cache_read_input_tokens,
             reasoning_tokens: None,
             cache_read_in_input: false,
+            reasoning_apart: false,
         }
     }
 }

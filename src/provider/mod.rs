@@ -2,7 +2,9 @@
 
 pub mod anthropic;
 pub mod error;
+pub mod gemini;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 
 use std::time::{Duration, SystemTime};
@@ -20,6 +22,11 @@ pub enum Protocol {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// OpenAI Responses (`POST /v1/responses`), the only way to reasoning summaries.
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
+    /// Google Gemini's native API (`streamGenerateContent`).
+    Gemini,
 }
 
 impl Protocol {
@@ -27,23 +34,58 @@ impl Protocol {
         match self {
             Protocol::OpenAi => "openai",
             Protocol::Anthropic => "anthropic",
+            Protocol::OpenAiResponses => "openai-responses",
+            Protocol::Gemini => "gemini",
         }
     }
+
+    /// Every protocol, in the order the built-in providers are offered.
+    pub const ALL: [Protocol; 4] = [
+        Protocol::OpenAi,
+        Protocol::Anthropic,
+        Protocol::OpenAiResponses,
+        Protocol::Gemini,
+    ];
 
     /// The API's name, for sentences.
     pub fn api_name(self) -> &'static str {
         match self {
             Protocol::OpenAi => "OpenAI",
             Protocol::Anthropic => "Anthropic",
+            Protocol::OpenAiResponses => "OpenAI Responses",
+            Protocol::Gemini => "Gemini",
         }
     }
 
     /// The highest sampling temperature the API accepts (the lowest is 0 for all).
     pub fn max_temperature(self) -> f64 {
         match self {
-            Protocol::OpenAi => 2.0,
             Protocol::Anthropic => 1.0,
+            Protocol::OpenAi | Protocol::OpenAiResponses | Protocol::Gemini => 2.0,
         }
+    }
+
+    /// Where the vendor's API lives, when the config names no `base_url`.
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Protocol::OpenAi | Protocol::OpenAiResponses => "https://api.openai.com/v1",
+            Protocol::Anthropic => "https://api.anthropic.com",
+            Protocol::Gemini => "https://generativelanguage.googleapis.com/v1beta",
+        }
+    }
+
+    /// The environment variable the vendor's SDKs read the key from.
+    pub fn key_env(self) -> &'static str {
+        match self {
+            Protocol::OpenAi | Protocol::OpenAiResponses => "OPENAI_API_KEY",
+            Protocol::Anthropic => "ANTHROPIC_API_KEY",
+            Protocol::Gemini => "GEMINI_API_KEY",
+        }
+    }
+
+    /// Whether the API takes a thinking budget in tokens (`thinking = {..., budget_tokens}`).
+    pub fn takes_thinking_budget(self) -> bool {
+        matches!(self, Protocol::Anthropic | Protocol::Gemini)
     }
 
     /// One sentence when the API would refuse temperature `t`.
@@ -169,11 +211,25 @@ pub struct Usage {
     /// (Anthropic): what pricing needs to bill each token once.
     #[serde(default)]
     pub cache_read_in_input: bool,
+    /// True when `reasoning_tokens` are not part of `output_tokens` (Gemini counts thoughts
+    /// apart), so every generated token is counted and billed once.
+    #[serde(default)]
+    pub reasoning_apart: bool,
 }
 
 impl Usage {
     pub fn total(&self) -> Option<u64> {
-        crate::checked::add_tokens([self.input_tokens, self.output_tokens])
+        crate::checked::add_tokens([self.input_tokens, self.generated_tokens()])
+    }
+
+    /// Every generated token, answer and reasoning, whichever way the protocol counts them.
+    pub fn generated_tokens(&self) -> Option<u64> {
+        match (self.reasoning_apart, self.reasoning_tokens) {
+            (true, Some(_)) => {
+                crate::checked::add_tokens([self.output_tokens, self.reasoning_tokens])
+            }
+            _ => self.output_tokens,
+        }
     }
 
     /// Fields present in `newer` replace ours (Anthropic's cumulative `message_delta` rule).
@@ -195,6 +251,7 @@ impl Usage {
         );
         pick(&mut self.reasoning_tokens, newer.reasoning_tokens);
         self.cache_read_in_input |= newer.cache_read_in_input;
+        self.reasoning_apart |= newer.reasoning_apart;
     }
 }
 
@@ -422,6 +479,8 @@ impl Endpoint {
         match self.protocol {
             Protocol::OpenAi => openai::request(http, self, req),
             Protocol::Anthropic => anthropic::request(http, self, req),
+            Protocol::OpenAiResponses => responses::request(http, self, req),
+            Protocol::Gemini => gemini::request(http, self, req),
         }
     }
 
@@ -471,6 +530,8 @@ impl Endpoint {
         match self.protocol {
             Protocol::OpenAi => Box::new(openai::Decoder::default()),
             Protocol::Anthropic => Box::new(anthropic::Decoder::default()),
+            Protocol::OpenAiResponses => Box::new(responses::Decoder::default()),
+            Protocol::Gemini => Box::new(gemini::Decoder::default()),
         }
     }
 
@@ -478,6 +539,8 @@ impl Endpoint {
         match self.protocol {
             Protocol::OpenAi => openai::parse_completion(body),
             Protocol::Anthropic => anthropic::parse_completion(body),
+            Protocol::OpenAiResponses => responses::parse_completion(body),
+            Protocol::Gemini => gemini::parse_completion(body),
         }
     }
 
@@ -491,8 +554,12 @@ impl Endpoint {
         let err = match self.protocol {
             Protocol::OpenAi => openai::parse_error(status, body),
             Protocol::Anthropic => anthropic::parse_error(status, body),
+            Protocol::OpenAiResponses => responses::parse_error(status, body),
+            Protocol::Gemini => gemini::parse_error(status, body),
         };
-        err.with_retry_after(retry_after(headers, SystemTime::now()))
+        // A header wait wins; a body's own (Gemini's RetryInfo) stands when there is none.
+        let wait = retry_after(headers, SystemTime::now()).or(err.retry_after);
+        err.with_retry_after(wait)
             .with_should_retry(should_retry_header(headers))
     }
 
@@ -501,8 +568,12 @@ impl Endpoint {
         // Proxies (LiteLLM, OpenRouter) send either family whatever the protocol: read ours
         // first and fill what it lacks from the other.
         let (ours, theirs) = match self.protocol {
-            Protocol::OpenAi => (
+            Protocol::OpenAi | Protocol::OpenAiResponses => (
                 openai::rate_limits(headers, now),
+                anthropic::rate_limits(headers, now),
+            ),
+            Protocol::Gemini => (
+                gemini::rate_limits(headers, now),
                 anthropic::rate_limits(headers, now),
             ),
             Protocol::Anthropic => (

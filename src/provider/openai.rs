@@ -285,7 +285,7 @@ fn error_from_value(error: &Value) -> Option<ApiError> {
 }
 
 /// (type, code, message) from an `error` value, which is usually an object but may be a string.
-fn error_fields(error: &Value) -> (Option<String>, Option<String>, String) {
+pub(super) fn error_fields(error: &Value) -> (Option<String>, Option<String>, String) {
     let text = |k: &str| match error.get(k) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),

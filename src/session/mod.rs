@@ -144,12 +144,28 @@ pub struct TurnMetrics {
     pub generation_ms: Option<f64>,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
+    /// The reasoning tokens are not part of `output_tokens` (Gemini), as the usage said.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reasoning_apart: bool,
     pub finish_reason: Option<String>,
     pub retries: u32,
     /// The error kind (`rate_limit`, `stream_interrupted`, ...) when the request failed.
     pub error: Option<String>,
     /// US dollars, when the config has a price for the model.
     pub cost_usd: Option<f64>,
+}
+
+impl TurnMetrics {
+    /// Every generated token, as [`crate::provider::Usage::generated_tokens`] counts them.
+    pub fn generated_tokens(&self) -> Option<u64> {
+        crate::provider::Usage {
+            output_tokens: self.output_tokens,
+            reasoning_tokens: self.reasoning_tokens,
+            reasoning_apart: self.reasoning_apart,
+            ..Default::default()
+        }
+        .generated_tokens()
+    }
 }
 
 impl Turn {
@@ -198,6 +214,7 @@ impl TurnMetrics {
                 .map(|g| (g.as_secs_f64() * 10_000.0).round() / 10.0),
             input_tokens: o.usage.input_tokens,
             output_tokens: o.usage.output_tokens,
+            reasoning_apart: o.usage.reasoning_apart,
             finish_reason: o.finish_reason.clone(),
             retries: o.retries,
             error: o.error.as_ref().map(|e| e.kind.as_str().to_owned()),

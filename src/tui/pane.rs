@@ -92,7 +92,7 @@ impl TurnStats {
             input_tokens: o.usage.input_tokens,
             output_tokens: o.usage.output_tokens,
             tokens_per_sec: crate::metrics::tokens_per_sec(
-                o.usage.output_tokens,
+                o.usage.generated_tokens(),
                 o.generation_time,
             ),
             finish_reason: o.finish_reason.clone(),

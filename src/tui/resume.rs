@@ -112,7 +112,7 @@ fn turn(t: &session::Turn, round: u64, now: Instant) -> Turn {
     let latency = ms(m.latency_ms).unwrap_or_default();
     // Files from before generation_ms was saved: the time after the first token stands in.
     let generation = ms(m.generation_ms).or_else(|| ttft.map(|t| latency.saturating_sub(t)));
-    let tokens_per_sec = crate::metrics::tokens_per_sec(m.output_tokens, generation);
+    let tokens_per_sec = crate::metrics::tokens_per_sec(m.generated_tokens(), generation);
     let mut turn = Turn::new(&t.prompt, round, now);
     turn.answer.clone_from(&t.answer);
     turn.set_thinking(t.reasoning.clone().unwrap_or_default());

@@ -22,7 +22,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "temp",
         "F|off",
-        "temperature for every pane (OpenAI 0 to 2, Anthropic 0 to 1)",
+        "temperature for every pane (0 to 2; Anthropic 0 to 1)",
     ),
     ("max", "N|off", "max output tokens for every pane"),
     (

@@ -190,3 +190,13 @@ pub fn paddock(home: &Path) -> assert_cmd::Command {
     clean_env(&mut cmd, home);
     assert_cmd::Command::from_std(cmd)
 }
+
+/// Where `protocol`'s API lives on a test server whose root is `root` (`http://127.0.0.1:N`).
+pub fn api_base(protocol: paddock::provider::Protocol, root: &str) -> String {
+    use paddock::provider::Protocol;
+    match protocol {
+        Protocol::OpenAi | Protocol::OpenAiResponses => format!("{root}/v1"),
+        Protocol::Anthropic => root.to_owned(),
+        Protocol::Gemini => format!("{root}/v1beta"),
+    }
+}

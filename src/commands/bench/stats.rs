@@ -38,7 +38,8 @@ impl Sample {
             ttft: o.ttft,
             ttfat: o.ttfat.filter(|_| o.reasoning.is_some()),
             latency: o.latency,
-            output_tokens: o.usage.output_tokens,
+            // Every generated token: what tokens/s and the output rate are over.
+            output_tokens: o.usage.generated_tokens(),
             total_tokens: o.usage.total(),
             generation_time: o.generation_time,
             retries: o.retries,
