@@ -238,23 +238,36 @@ async fn gemini_works_from_the_environment_with_the_key_in_a_header_only() {
         .args(["ask", "-p", "gemini", "--json", "capital of France?"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["content"], "Paris.");
     assert_eq!(v["reasoning"], "Mulling.");
     assert_eq!(v["model"], "gemini-2.5-flash");
-    assert_eq!((v["output_tokens"].as_u64(), v["reasoning_tokens"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(
+        (v["output_tokens"].as_u64(), v["reasoning_tokens"].as_u64()),
+        (Some(2), Some(4))
+    );
     let seen = &server.requests()[0];
     let request_line = seen.head.lines().next().unwrap();
     assert_eq!(
         request_line,
         "POST /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse HTTP/1.1"
     );
-    assert!(seen.head.to_ascii_lowercase().contains(&format!("x-goog-api-key: {}", key.to_ascii_lowercase())));
+    assert!(seen
+        .head
+        .to_ascii_lowercase()
+        .contains(&format!("x-goog-api-key: {}", key.to_ascii_lowercase())));
     let body: Value = serde_json::from_str(&seen.body).unwrap();
     assert_eq!(body["contents"][0]["role"], "user");
     // The key appears nowhere else: not in stdout, stderr, the log, the request log or the session.
-    let mut files = vec![String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()];
+    let mut files = vec![
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ];
     for entry in walk(home.path()) {
         files.push(std::fs::read_to_string(entry).unwrap_or_default());
     }
@@ -280,16 +293,35 @@ event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{
     .unwrap();
     let out = support::paddock(home.path())
         .env("K", "x")
-        .args(["--config", config.to_str().unwrap(), "ask", "--json", "--max-tokens", "50", "hello"])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "ask",
+            "--json",
+            "--max-tokens",
+            "50",
+            "hello",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((v["content"].as_str(), v["reasoning"].as_str()), (Some("Hi!"), Some("Think.")));
+    assert_eq!(
+        (v["content"].as_str(), v["reasoning"].as_str()),
+        (Some("Hi!"), Some("Think."))
+    );
     assert_eq!(v["finish_reason"], "completed");
     assert_eq!(v["reasoning_tokens"], 3);
     let seen = &server.requests()[0];
-    assert!(seen.head.starts_with("POST /v1/responses "), "{}", seen.head);
+    assert!(
+        seen.head.starts_with("POST /v1/responses "),
+        "{}",
+        seen.head
+    );
     let b: Value = serde_json::from_str(&seen.body).unwrap();
     assert_eq!(b["instructions"], "Be brief.");
     assert_eq!(b["input"][0]["content"], "hello");

@@ -32,6 +32,11 @@ pub struct Window {
     next_id: u64,
     server_requests: ServerBudget,
     server_tokens: ServerBudget,
+    /// The limits the server advertised last (`x-ratelimit-limit-*`): where they are tighter than
+    /// the config's, they bound the rolling window too, so the burst after a server reset is
+    /// the server's size, not ours.
+    advertised_requests: Option<u64>,
+    advertised_tokens: Option<u64>,
 }
 
 impl Window {
@@ -44,13 +49,25 @@ impl Window {
             next_id: 0,
             server_requests: ServerBudget::default(),
             server_tokens: ServerBudget::default(),
+            advertised_requests: None,
+            advertised_tokens: None,
         }
+    }
+
+    /// Requests per window: the config's or the server's advertised limit, the tighter one.
+    fn requests_cap(&self) -> Option<u64> {
+        tighter(self.requests_limit.map(u64::from), self.advertised_requests)
+    }
+
+    /// Tokens per window, the tighter of the config's and the server's.
+    fn tokens_cap(&self) -> Option<u64> {
+        tighter(self.tokens_limit, self.advertised_tokens)
     }
 
     /// The tokens a request estimated at `estimated` holds: at most the whole budget, so a request
     /// larger than the limit still runs (alone in an empty window) instead of waiting forever.
     pub fn clamp(&self, estimated: u64) -> u64 {
-        self.tokens_limit
+        self.tokens_cap()
             .map_or(estimated, |limit| estimated.min(limit))
     }
 
@@ -131,6 +148,13 @@ impl Window {
         let reset = |at: Option<SystemTime>| at.and_then(|at| instant_of(at, now, sys_now));
         let next = self.next_id;
         let h = headers;
+        // A limit of 0 is no budget anyone could use: read as absent, not as "wait forever".
+        if let Some(limit) = h.limit_requests.filter(|&n| n > 0) {
+            self.advertised_requests = Some(limit);
+        }
+        if let Some(limit) = h.limit_tokens.filter(|&n| n > 0) {
+            self.advertised_tokens = Some(limit);
+        }
         let requests_reset = reset(h.reset_requests);
         self.server_requests
             .observe(h.limit_requests, h.remaining_requests, requests_reset, next);
@@ -145,9 +169,12 @@ impl Window {
         let next_free_in = self.wait_time(now, next_tokens);
         LimiterSnapshot {
             requests_used: u32::try_from(self.entries.len()).unwrap_or(u32::MAX),
-            requests_limit: self.requests_limit,
+            // The limit that binds, so the status bar shows the budget the server enforces.
+            requests_limit: self
+                .requests_cap()
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             tokens_used: self.tokens_used(),
-            tokens_limit: self.tokens_limit,
+            tokens_limit: self.tokens_cap(),
             server: ServerView {
                 requests: self.server_requests.view(now),
                 tokens: self.server_tokens.view(now),
@@ -178,7 +205,7 @@ impl Window {
 
     /// With `used >= limit`, the request fits once the oldest `used - limit + 1` have left.
     fn requests_wait(&self, now: Instant) -> Option<Duration> {
-        let limit = usize::try_from(self.requests_limit?).unwrap_or(usize::MAX);
+        let limit = usize::try_from(self.requests_cap()?).unwrap_or(usize::MAX);
         let must_leave = self.entries.len().checked_sub(limit)?;
         self.entries
             .get(must_leave)
@@ -187,7 +214,7 @@ impl Window {
 
     /// Walk from the oldest reservation until enough tokens have left to make room for `need`.
     fn tokens_wait(&self, now: Instant, need: u64) -> Option<Duration> {
-        let limit = self.tokens_limit?;
+        let limit = self.tokens_cap()?;
         let fits = |used: u64| used.saturating_add(need) <= limit;
         let mut used = self.tokens_used();
         if fits(used) {
@@ -200,6 +227,14 @@ impl Window {
             }
         }
         None // unreachable: `need` is clamped to `limit`, so an empty window always fits
+    }
+}
+
+/// The tighter of two optional limits; either alone when the other is absent.
+fn tighter(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
