@@ -73,14 +73,28 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         }
         None => {
             let mut ws = Workspace::open(&cli.global, cli.demo).await?;
-            if !ws.demo && !ws.config.providers.iter().any(|p| p.has_key()) {
-                ws = Workspace::open(&cli.global, true).await?;
-            }
-            let providers = ws.pick_many(&cli.providers)?.into_iter().cloned().collect();
+            let mut warnings = ws.config.warnings.clone();
+            let chosen: Option<Vec<_>> = ws
+                .pick_for_tui(&cli.providers)?
+                .map(|ps| ps.into_iter().cloned().collect());
+            let providers = match chosen {
+                Some(providers) => providers,
+                None => {
+                    // Say so: a newcomer should know these answers are simulated, and why.
+                    warnings.push(
+                        "no provider has an API key (set OPENAI_API_KEY, ANTHROPIC_API_KEY or \
+                         GEMINI_API_KEY, or add one to the config): showing the simulated demo \
+                         providers"
+                            .to_owned(),
+                    );
+                    ws = Workspace::open(&cli.global, true).await?;
+                    ws.config.providers.clone()
+                }
+            };
             let options = paddock::tui::Options {
                 demo: ws.demo,
                 prices: ws.config.prices.clone(),
-                warnings: ws.config.warnings.clone(),
+                warnings,
                 resume: cli.resume.clone(),
             };
             paddock::tui::run(providers, options)

@@ -76,7 +76,7 @@ fn requests_used(screen: &str, name: &str) -> Option<u32> {
     after.split('/').next()?.trim().parse().ok()
 }
 
-fn start(home: &Path) -> Tmux {
+fn start_shell(home: &Path) -> Tmux {
     let tmux = Tmux {
         socket: format!("paddock-e2e-{}", std::process::id()),
     };
@@ -100,6 +100,11 @@ fn start(home: &Path) -> Tmux {
     tmux.wait_for("the shell", 10, |s| s.contains("e2e-shell$"));
     tmux.send_text(&format!("cd {home_s}"));
     tmux.send_key("Enter");
+    tmux
+}
+
+fn start(home: &Path) -> Tmux {
+    let tmux = start_shell(home);
     launch(&tmux, home, "");
     tmux
 }
@@ -249,4 +254,47 @@ fn demo_race_cancel_and_quit_in_tmux() {
         s.contains("e2e-shell$") && !s.contains("prompt →")
     });
     assert_eq!(session_files(home.path()).len(), 1, "resuming adds no file");
+}
+
+/// Nothing silently changes who answers: with no keys at all the TUI says it shows the demo,
+/// and a configured provider without its key is a pane that says how to fix it.
+#[test]
+fn missing_keys_are_said_not_hidden() {
+    if !tmux_available() {
+        assert!(std::env::var_os("PADDOCK_REQUIRE_TMUX").is_none());
+        eprintln!("SKIPPED tui_e2e: tmux is not installed.");
+        return;
+    }
+    let home = tempfile::tempdir().expect("temp HOME");
+    let tmux = start_shell(home.path());
+    let bin = env!("CARGO_BIN_EXE_paddock");
+    let home_s = home.path().to_str().expect("utf-8 temp path");
+    tmux.send_text(&format!("{bin} --log-file {home_s}/paddock.log"));
+    tmux.send_key("Enter");
+    let screen = tmux.wait_for("the demo fallback notice", 20, |s| {
+        s.contains("prompt →") && s.contains("showing the simulated demo")
+    });
+    assert!(screen.contains("sim-openai"), "{screen}");
+    tmux.send_key("C-c");
+    tmux.wait_for("the shell again", 10, |s| {
+        s.trim_end().ends_with("e2e-shell$")
+    });
+
+    let config = home.path().join("mine.toml");
+    std::fs::write(
+        &config,
+        "[[provider]]\nname = \"mine\"\nkind = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"PADDOCK_E2E_MISSING_KEY\"\n",
+    )
+    .expect("write config");
+    tmux.send_text(&format!(
+        "{bin} --config {} --log-file {home_s}/paddock.log",
+        config.display()
+    ));
+    tmux.send_key("Enter");
+    let screen = tmux.wait_for("the keyless pane", 20, |s| {
+        s.contains("prompt →") && s.contains("PADDOCK_E2E_MISSING_KEY")
+    });
+    assert!(!screen.contains("sim-openai"), "no silent demo:\n{screen}");
+    assert!(screen.contains("mine"), "{screen}");
+    tmux.send_key("C-c");
 }

@@ -125,6 +125,22 @@ impl Workspace {
             .collect()
     }
 
+    /// The TUI's panes: every provider with a key, and every provider the config file names
+    /// even without one (its pane says how to fix it; a built-in one without a key is left out).
+    /// `None` when there is nothing to show but the demo.
+    pub fn pick_for_tui(&self, names: &[String]) -> Result<Option<Vec<&ProviderConfig>>, Failure> {
+        if !names.is_empty() {
+            return self.pick_many(names).map(Some);
+        }
+        let shown: Vec<_> = self
+            .config
+            .providers
+            .iter()
+            .filter(|p| p.has_key() || !p.builtin)
+            .collect();
+        Ok((!shown.is_empty()).then_some(shown))
+    }
+
     fn unknown(&self, name: &str) -> Failure {
         Failure::usage(format!(
             "no provider named \"{name}\"; configured: {} (see `paddock providers`).",

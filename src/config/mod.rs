@@ -45,6 +45,8 @@ pub struct ProviderConfig {
     pub system: Option<String>,
     /// Served by paddock's own simulated server (the demo); shown as such in the UI.
     pub simulated: bool,
+    /// One of the providers that exist with no config (`builtins`), not named in a file.
+    pub builtin: bool,
     pub connect_timeout: Duration,
     /// Longest time without a content event while reading a response (an idle timeout, not a
     /// total deadline): keep-alive comments and pings do not count as progress.
@@ -77,6 +79,7 @@ impl ProviderConfig {
             max_tokens_field: MaxTokensField::Auto,
             system: None,
             simulated: false,
+            builtin: false,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
             first_token_timeout: Duration::from_secs(120),
@@ -142,8 +145,9 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
         Some(p) if required || p.exists() => parse_file(p)?,
         _ => Config::default(),
     };
-    for builtin in builtins() {
+    for mut builtin in builtins() {
         if config.provider(&builtin.name).is_none() {
+            builtin.builtin = true;
             config.providers.push(builtin);
         }
     }
