@@ -78,7 +78,11 @@ fn requests_used(screen: &str, name: &str) -> Option<u32> {
 
 fn start_shell(home: &Path) -> Tmux {
     let tmux = Tmux {
-        socket: format!("paddock-e2e-{}", std::process::id()),
+        // One server per test: tests run in parallel and each kills its own server when done.
+        socket: format!("paddock-e2e-{}-{}", std::process::id(), {
+            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        }),
     };
     let home_s = home.to_str().expect("utf-8 temp path");
     let shell = format!(
