@@ -20,7 +20,8 @@ fn client(server: &MockServer, protocol: Protocol, model: &str, retries: u32) ->
     let base = match protocol {
         Protocol::OpenAi => server.base_url_openai(),
         Protocol::Anthropic => server.base_url_anthropic(),
-        other => panic!("no mock base URL for {other:?}"),
+        Protocol::OpenAiResponses => server.base_url_responses(),
+        Protocol::Gemini => server.base_url_gemini(),
     };
     let mut cfg = ProviderConfig::new("mock", protocol, model, &base);
     cfg.max_retries = retries;
@@ -87,7 +88,7 @@ async fn retriable_faults_are_retried_and_then_succeed() {
             ErrorKind::StreamInterrupted,
         ),
     ];
-    for protocol in [Protocol::OpenAi, Protocol::Anthropic] {
+    for protocol in Protocol::ALL {
         for (fault, kind) in cases {
             let mut first_error = None;
             let server = fault_server(protocol, fault).await;
@@ -98,6 +99,13 @@ async fn retriable_faults_are_retried_and_then_succeed() {
                     }
                 })
                 .await;
+            // Gemini's 503 is UNAVAILABLE, its word for an overloaded model.
+            let kind = match (protocol, kind) {
+                (Protocol::Gemini, ErrorKind::Server) if fault.contains("503") => {
+                    ErrorKind::Overloaded
+                }
+                _ => kind,
+            };
             assert_eq!(first_error, Some(kind), "{protocol:?} {fault}");
             assert!(
                 outcome.error.is_none(),
@@ -121,10 +129,12 @@ async fn non_retriable_faults_fail_at_once() {
         ("kind = \"insufficient_quota\"", ErrorKind::QuotaExceeded),
         ("kind = \"context_too_long\"", ErrorKind::ContextTooLong),
     ];
-    for protocol in [Protocol::OpenAi, Protocol::Anthropic] {
+    for protocol in Protocol::ALL {
         for (fault, kind) in cases {
             let (outcome, announced, sent) = with_fault(protocol, fault, 3).await;
-            let e = outcome.error.expect("an error");
+            let e = outcome
+                .error
+                .unwrap_or_else(|| panic!("{protocol:?} {fault}: no error"));
             assert_eq!(
                 (e.kind, e.retriable),
                 (kind, false),
@@ -137,7 +147,7 @@ async fn non_retriable_faults_fail_at_once() {
 
 #[tokio::test]
 async fn mid_stream_faults_after_text_keep_the_text_and_are_not_retried() {
-    for protocol in [Protocol::OpenAi, Protocol::Anthropic] {
+    for protocol in Protocol::ALL {
         let (outcome, announced, sent) =
             with_fault(protocol, "kind = \"drop\"\nafter_tokens = 5", 3).await;
         assert_eq!(
@@ -161,7 +171,7 @@ async fn mid_stream_faults_after_text_keep_the_text_and_are_not_retried() {
 
 #[tokio::test]
 async fn benign_stream_oddities_still_complete() {
-    for protocol in [Protocol::OpenAi, Protocol::Anthropic] {
+    for protocol in Protocol::ALL {
         for fault in [
             "kind = \"malformed\"\nafter_tokens = 3",
             "kind = \"huge_event\"\nafter_tokens = 3\nbytes = 1048576",

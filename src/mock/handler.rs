@@ -14,11 +14,11 @@ use hyper::{Method, Request, Response};
 
 use super::faults;
 use super::limits::{Admission, Window};
-use super::scenario::{FaultKind, ModelSpec, Scenario, Serves};
+use super::scenario::{FaultKind, ModelSpec, Scenario};
 use super::stream::{body_stream, Pace};
-use super::text::{answer, hash_parts, Rng, Shape};
-use super::wire::{Failure, Family, Ids, Reply, Stop};
-use super::{anthropic_wire, openai_wire};
+use super::text::{answer, hash_parts, tokenize, Rng, Shape};
+use super::wire::{ChatCall, Failure, Family, Ids, Reply, Stop};
+use super::{anthropic_wire, gemini_wire, openai_wire};
 
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
 
@@ -98,11 +98,13 @@ fn full(body: impl Into<Bytes>) -> Body {
         .boxed_unsync()
 }
 
-fn respond(reply: Reply, request_id_header: &str, request_id: &str) -> Response<Body> {
+fn respond(reply: Reply, request_id_header: Option<&str>, request_id: &str) -> Response<Body> {
     let mut b = Response::builder()
         .status(reply.status)
-        .header("content-type", reply.content_type)
-        .header(request_id_header, request_id);
+        .header("content-type", reply.content_type);
+    if let Some(h) = request_id_header {
+        b = b.header(h, request_id);
+    }
     for (k, v) in &reply.headers {
         b = b.header(k.as_str(), v.as_str());
     }
@@ -130,10 +132,12 @@ fn check_key(family: Family, want: Option<&str>, req: &Request<Incoming>) -> Res
             .map(str::trim)
     };
     let got = match family {
-        Family::OpenAi => header("authorization")
+        Family::OpenAi | Family::Responses => header("authorization")
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim),
         Family::Anthropic => header("x-api-key"),
+        // Only the header: a `?key=` would put the key in URLs and logs.
+        Family::Gemini => header("x-goog-api-key"),
     };
     match got {
         None | Some("") => Err(Failure::NoKey),
@@ -146,45 +150,26 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
     let serial = state.serial.fetch_add(1, Ordering::Relaxed);
     let anthropic_headers =
         req.headers().contains_key("anthropic-version") || req.headers().contains_key("x-api-key");
-    let family = match (req.method(), req.uri().path()) {
+    let path = req.uri().path().to_owned();
+    let family = match (req.method(), path.as_str()) {
         (&Method::POST, "/v1/messages") => Family::Anthropic,
+        (&Method::POST, "/v1/responses") => Family::Responses,
         (&Method::GET, "/v1/models") if anthropic_headers => Family::Anthropic,
+        (_, p) if p.starts_with("/v1beta/") => Family::Gemini,
         _ => Family::OpenAi,
     };
     let hash = hash_parts(&[&state.scenario.seed.to_le_bytes(), &serial.to_le_bytes()]);
-    let (rid_header, rid) = match family {
-        Family::OpenAi => (
-            "x-request-id",
-            format!("req_{hash:016x}{:016x}", hash.rotate_left(17)),
-        ),
-        Family::Anthropic => (
-            "request-id",
-            format!("req_011C{hash:016x}{:08x}", hash >> 32),
-        ),
-    };
+    let (rid_header, rid) = family.request_id(hash);
     let fail =
         |f: Failure| Outcome::Respond(respond(family.error_reply(&f, &rid), rid_header, &rid));
-    match (req.method(), req.uri().path()) {
-        (&Method::POST, "/v1/chat/completions") | (&Method::POST, "/v1/messages") => {}
-        (&Method::GET, "/v1/models") => {
+    match (req.method(), path.as_str()) {
+        (&Method::POST, "/v1/chat/completions" | "/v1/messages" | "/v1/responses") => {}
+        (&Method::POST, p) if gemini_wire::route(p).is_some() => {}
+        (&Method::GET, "/v1/models" | "/v1beta/models") => {
             if let Err(f) = check_key(family, state.scenario.api_key.as_deref(), &req) {
                 return fail(f);
             }
-            let serves = |m: &&ModelSpec| match family {
-                Family::OpenAi => m.protocol != Serves::Anthropic,
-                Family::Anthropic => m.protocol != Serves::OpenAi,
-            };
-            let names: Vec<&str> = state
-                .scenario
-                .models
-                .iter()
-                .filter(serves)
-                .map(|m| m.name.as_str())
-                .collect();
-            let body = match family {
-                Family::OpenAi => openai_wire::models_body(&names, 1_715_367_049),
-                Family::Anthropic => anthropic_wire::models_body(&names),
-            };
+            let body = models_body(family, &state.scenario.models);
             return Outcome::Respond(respond(Reply::json(200, body), rid_header, &rid));
         }
         (m, p) => return fail(Failure::UnknownRoute(format!("{m} {p}"))),
@@ -203,17 +188,12 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             ))
         }
     };
-    let call = match family.parse(&body) {
+    let call = match family.parse(&body, &path) {
         Ok(c) => c,
         Err(f) => return fail(f),
     };
     let spec = match state.scenario.model(&call.model) {
-        Some(m)
-            if m.protocol == Serves::Both
-                || (m.protocol == Serves::OpenAi) == (family == Family::OpenAi) =>
-        {
-            m.clone()
-        }
+        Some(m) if m.protocol.allows(family) => m.clone(),
         _ => return fail(Failure::UnknownModel(call.model.clone())),
     };
     let n = state.count(&spec);
@@ -237,7 +217,8 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             faults::failure(f, &spec.name, call.input_tokens, spec.context_window)
         {
             let mut reply = family.error_reply(&failure, &rid);
-            if f.kind == FaultKind::RateLimit {
+            // Gemini has no Retry-After: its body's RetryInfo says when.
+            if f.kind == FaultKind::RateLimit && family != Family::Gemini {
                 reply
                     .headers
                     .extend(faults::retry_headers(f, SystemTime::now()));
@@ -252,26 +233,9 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         });
     }
 
-    let shape = Shape {
-        min_tokens: spec.min_answer_tokens,
-        max_tokens: spec.max_answer_tokens,
-    };
-    let mut tokens = answer(state.scenario.seed, &spec.name, &call.prompt, shape);
-    let mut stop = Stop::Natural;
-    if let Some(cap) = call
-        .max_tokens
-        .map(|c| usize::try_from(c).unwrap_or(usize::MAX))
-    {
-        if tokens.len() > cap {
-            tokens.truncate(cap);
-            stop = Stop::Length;
-        }
-    }
+    let (tokens, thoughts, stop) = draw(state.scenario.seed, &spec, &call);
     let now = SystemTime::now();
-    let rate_headers = |s| match family {
-        Family::OpenAi => openai_wire::rate_headers(&s),
-        Family::Anthropic => anthropic_wire::rate_headers(&s, now),
-    };
+    let rate_headers = |s| family.rate_headers(&s, now);
     let snapshot = match state.admit(&spec, call.input_tokens + tokens.len() as u64) {
         Admission::Admitted(s) => s,
         Admission::Refused {
@@ -292,11 +256,13 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             };
             let mut reply = family.error_reply(&failure, &rid);
             reply.headers.extend(rate_headers(snapshot));
-            reply.headers.push((
-                "retry-after".into(),
-                retry_after.as_secs_f64().ceil().max(1.0).to_string(),
-            ));
-            if family == Family::OpenAi {
+            if family != Family::Gemini {
+                reply.headers.push((
+                    "retry-after".into(),
+                    retry_after.as_secs_f64().ceil().max(1.0).to_string(),
+                ));
+            }
+            if family.is_openai() {
                 reply
                     .headers
                     .push(("retry-after-ms".into(), retry_after.as_millis().to_string()));
@@ -306,10 +272,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
     };
 
     let ids = Ids {
-        response_id: match family {
-            Family::OpenAi => format!("chatcmpl-mock{hash:016x}"),
-            Family::Anthropic => format!("msg_mock{hash:016x}"),
-        },
+        response_id: family.response_id(hash),
         created: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
     let gap = if spec.tokens_per_sec > 0.0 {
@@ -323,13 +286,14 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         jitter: spec.jitter,
         rng,
     };
-    let mut builder = Response::builder()
-        .status(200)
-        .header(rid_header, rid.as_str());
+    let mut builder = Response::builder().status(200);
+    if let Some(h) = rid_header {
+        builder = builder.header(h, rid.as_str());
+    }
     for (k, v) in rate_headers(snapshot) {
         builder = builder.header(k, v);
     }
-    if family == Family::OpenAi {
+    if family.is_openai() {
         builder = builder
             .header("openai-version", "2020-10-01")
             .header("openai-processing-ms", spec.ttft_ms.to_string());
@@ -339,7 +303,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             f.after_tokens = f.after_tokens.min(tokens.len().saturating_sub(1));
             f
         });
-        let framer = family.framer(ids, &call);
+        let framer = family.framer(ids, &call, thoughts);
         let body = StreamBody::new(Box::pin(body_stream(framer, tokens, stop, pace, fault)))
             .boxed_unsync();
         builder
@@ -348,11 +312,74 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             .body(body)
     } else {
         tokio::time::sleep(pace.total(tokens.len())).await;
-        let text = tokens.concat();
-        let body = family.complete_body(&ids, &call, &text, stop, tokens.len() as u64);
+        let body = family.complete_body(&ids, &call, &tokens, thoughts, stop);
         builder
             .header("content-type", "application/json")
             .body(full(body))
     };
     Outcome::Respond(response.unwrap_or_else(|_| Response::new(full(""))))
+}
+
+/// The tokens of one answer, the number of reasoning tokens leading them, and why it ended.
+/// The cap counts reasoning too, as both reasoning APIs do: a small cap can end inside it.
+fn draw(seed: u64, spec: &ModelSpec, call: &ChatCall) -> (Vec<String>, usize, Stop) {
+    let shape = Shape {
+        min_tokens: spec.min_answer_tokens,
+        max_tokens: spec.max_answer_tokens,
+    };
+    let mut tokens = call.thinking.map_or_else(Vec::new, |budget| {
+        reasoning(seed, &spec.name, &call.prompt, budget)
+    });
+    let mut thoughts = tokens.len();
+    tokens.extend(answer(seed, &spec.name, &call.prompt, shape));
+    let mut stop = Stop::Natural;
+    if let Some(cap) = call
+        .max_tokens
+        .map(|c| usize::try_from(c).unwrap_or(usize::MAX))
+    {
+        if tokens.len() > cap {
+            tokens.truncate(cap);
+            thoughts = thoughts.min(cap);
+            stop = Stop::Length;
+        }
+    }
+    (tokens, thoughts, stop)
+}
+
+/// A short reasoning summary of at most `budget` tokens, titled in bold as real summaries are.
+/// Seeded apart from the answer, so asking for reasoning leaves the answer text unchanged.
+fn reasoning(seed: u64, model: &str, prompt: &str, budget: u64) -> Vec<String> {
+    let budget = usize::try_from(budget).unwrap_or(usize::MAX).clamp(16, 96);
+    let mut tokens = tokenize("**Planning the answer**\n\n");
+    let room = budget - tokens.len();
+    let shape = Shape {
+        min_tokens: room / 2,
+        max_tokens: room,
+    };
+    tokens.extend(answer(
+        seed,
+        model,
+        &format!("{prompt}\n(reasoning)"),
+        shape,
+    ));
+    tokens.truncate(budget);
+    tokens
+}
+
+/// The model list in the family's shape: OpenAI's lists what either OpenAI API serves.
+fn models_body(family: Family, models: &[ModelSpec]) -> String {
+    let listed = |m: &&ModelSpec| {
+        m.protocol.allows(family)
+            || (family == Family::OpenAi && m.protocol.allows(Family::Responses))
+    };
+    let names: Vec<&str> = models
+        .iter()
+        .filter(listed)
+        .map(|m| m.name.as_str())
+        .collect();
+    match family {
+        Family::OpenAi | Family::Responses => openai_wire::models_body(&names, 1_715_367_049),
+        Family::Anthropic => anthropic_wire::models_body(&names),
+        Family::Gemini => gemini_wire::models_body(&names),
+    }
 }

@@ -1,4 +1,5 @@
-//! The simulated provider server: OpenAI and Anthropic wire formats, rate limits and scripted faults.
+//! The simulated provider server: OpenAI (Chat Completions and Responses), Anthropic and Gemini wire
+//! formats, rate limits and scripted faults.
 //!
 //! hyper is used directly (not a framework) so the mock controls every byte, when it is flushed,
 //! and can cut or reset a connection mid-response the way real networks do.
@@ -6,9 +7,11 @@
 mod anthropic_wire;
 pub mod demo;
 mod faults;
+mod gemini_wire;
 mod handler;
 mod limits;
 mod openai_wire;
+mod responses_wire;
 mod scenario;
 mod stream;
 pub mod text;
@@ -71,12 +74,22 @@ impl MockServer {
         format!("http://{}/v1", self.host())
     }
 
+    /// `http://ADDR/v1`: the Responses API lives beside Chat Completions, at `/v1/responses`.
+    pub fn base_url_responses(&self) -> String {
+        self.base_url_openai()
+    }
+
+    /// `http://ADDR/v1beta`; a Gemini client appends `/models/{model}:streamGenerateContent?alt=sse`.
+    pub fn base_url_gemini(&self) -> String {
+        format!("http://{}/v1beta", self.host())
+    }
+
     /// `http://ADDR`, what Anthropic SDKs take as base URL.
     pub fn base_url_anthropic(&self) -> String {
         format!("http://{}", self.host())
     }
 
-    /// Requests received for `model` so far (both families, faults and refusals included).
+    /// Requests received for `model` so far (every family, faults and refusals included).
     pub fn request_count(&self, model: &str) -> usize {
         self.state.request_count(model)
     }

@@ -38,6 +38,7 @@ pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
         max_tokens,
         input_tokens: estimate_input_tokens(texts.iter().map(String::as_str)),
         prompt: texts.join("\n"),
+        thinking: None,
     })
 }
 

@@ -4,15 +4,36 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::wire::Family;
+
 /// Which wire format(s) a simulated model answers on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Serves {
+    /// Chat Completions and the Responses API, as OpenAI's own models do.
     #[serde(rename = "openai")]
     OpenAi,
+    /// The Responses API alone, to check a client never falls back to Chat Completions.
+    #[serde(rename = "openai-responses", alias = "responses")]
+    OpenAiResponses,
     Anthropic,
+    Gemini,
+    /// Every wire format ("any" and "all" mean the same); the name predates the third and fourth.
     #[default]
+    #[serde(alias = "any", alias = "all")]
     Both,
+}
+
+impl Serves {
+    pub fn allows(self, family: Family) -> bool {
+        match self {
+            Serves::Both => true,
+            Serves::OpenAi => family.is_openai(),
+            Serves::OpenAiResponses => family == Family::Responses,
+            Serves::Anthropic => family == Family::Anthropic,
+            Serves::Gemini => family == Family::Gemini,
+        }
+    }
 }
 
 /// How a scripted 429 says when to come back.
@@ -187,7 +208,7 @@ impl ModelSpec {
 pub struct Scenario {
     /// Seeds the answer text, the jitter and the fault dice.
     pub seed: u64,
-    /// When set, requests must carry it (`Authorization: Bearer` / `x-api-key`).
+    /// When set, requests must carry it (`Authorization: Bearer` / `x-api-key` / `x-goog-api-key`).
     pub api_key: Option<String>,
     /// Length of the rolling rate-limit window in seconds (60 like real providers; shorter in tests).
     pub window_secs: f64,
@@ -225,6 +246,16 @@ impl Default for Scenario {
                     },
                     50,
                     50_000,
+                ),
+                limited(
+                    ModelSpec {
+                        ttft_ms: 350,
+                        tokens_per_sec: 90.0,
+                        context_window: 1_048_576,
+                        ..ModelSpec::new("gemini-2.5-flash", Serves::Gemini)
+                    },
+                    1000,
+                    1_000_000,
                 ),
                 ModelSpec {
                     ttft_ms: 20,
@@ -384,6 +415,34 @@ mod tests {
             .unwrap()
             .model("gpt-4o-mini")
             .is_some());
+    }
+
+    #[test]
+    fn serves_names_each_family_and_old_values_keep_their_meaning() {
+        let serves = |v: &str| {
+            Scenario::from_toml_str(&format!("[[model]]\nname = \"m\"\nprotocol = \"{v}\"\n"))
+                .unwrap()
+                .models[0]
+                .protocol
+        };
+        let families = [
+            Family::OpenAi,
+            Family::Responses,
+            Family::Anthropic,
+            Family::Gemini,
+        ];
+        let allowed = |s: Serves| families.map(|f| s.allows(f));
+        assert_eq!(allowed(serves("openai")), [true, true, false, false]);
+        assert_eq!(
+            allowed(serves("openai-responses")),
+            [false, true, false, false]
+        );
+        assert_eq!(serves("responses"), Serves::OpenAiResponses);
+        assert_eq!(allowed(serves("anthropic")), [false, false, true, false]);
+        assert_eq!(allowed(serves("gemini")), [false, false, false, true]);
+        for any in ["both", "any", "all"] {
+            assert_eq!(allowed(serves(any)), [true; 4], "{any}");
+        }
     }
 
     #[test]

@@ -1,17 +1,22 @@
-//! What both wire formats share: the parsed request, the failures a request can meet, the framer trait.
+//! What every wire format shares: the parsed request, the failures a request can meet, the framer trait.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::limits::Exceeded;
-use super::{anthropic_wire, openai_wire};
+use super::limits::Snapshot;
+use super::{anthropic_wire, gemini_wire, openai_wire, responses_wire};
 
 /// The API family a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
+    /// Chat Completions.
     OpenAi,
     Anthropic,
+    /// OpenAI's Responses API: same keys, statuses, error bodies and headers as Chat Completions.
+    Responses,
+    Gemini,
 }
 
 /// A chat request reduced to what the simulation needs.
@@ -25,6 +30,9 @@ pub struct ChatCall {
     /// System prompt and messages joined: seeds the deterministic answer.
     pub prompt: String,
     pub input_tokens: u64,
+    /// Visible reasoning asked for (Responses `reasoning.summary`, Gemini `includeThoughts`):
+    /// the most reasoning tokens to stream before the answer.
+    pub thinking: Option<u64>,
 }
 
 /// Why the answer ended.
@@ -95,12 +103,53 @@ impl Family {
             };
         }
         match self {
-            Family::OpenAi => openai_wire::error(failure),
+            Family::OpenAi | Family::Responses => openai_wire::error(failure),
             Family::Anthropic => anthropic_wire::error(failure, request_id),
+            Family::Gemini => gemini_wire::error(failure),
         }
     }
 
-    pub fn parse(self, body: &[u8]) -> Result<ChatCall, Failure> {
+    /// Families served by OpenAI itself: one key scheme, one set of headers.
+    pub fn is_openai(self) -> bool {
+        matches!(self, Family::OpenAi | Family::Responses)
+    }
+
+    /// The request-id header and its value, for the families that send one (Gemini does not).
+    pub fn request_id(self, hash: u64) -> (Option<&'static str>, String) {
+        match self {
+            Family::OpenAi | Family::Responses => (
+                Some("x-request-id"),
+                format!("req_{hash:016x}{:016x}", hash.rotate_left(17)),
+            ),
+            Family::Anthropic => (
+                Some("request-id"),
+                format!("req_011C{hash:016x}{:08x}", hash >> 32),
+            ),
+            Family::Gemini => (None, String::new()),
+        }
+    }
+
+    /// The id of one answer, in the family's own style.
+    pub fn response_id(self, hash: u64) -> String {
+        match self {
+            Family::OpenAi => format!("chatcmpl-mock{hash:016x}"),
+            Family::Anthropic => format!("msg_mock{hash:016x}"),
+            Family::Responses => format!("resp_mock{hash:016x}"),
+            Family::Gemini => format!("mock{hash:016x}"),
+        }
+    }
+
+    /// Rate-limit headers; Gemini sends none (its 429 body carries the retry delay instead).
+    pub fn rate_headers(self, s: &Snapshot, now: std::time::SystemTime) -> Vec<(String, String)> {
+        match self {
+            Family::OpenAi | Family::Responses => openai_wire::rate_headers(s),
+            Family::Anthropic => anthropic_wire::rate_headers(s, now),
+            Family::Gemini => vec![],
+        }
+    }
+
+    /// Parse the body; Gemini also reads the model and streaming from the request `path`.
+    pub fn parse(self, body: &[u8], path: &str) -> Result<ChatCall, Failure> {
         let value: Value = serde_json::from_slice(body).map_err(|_| Failure::BadJson)?;
         if !value.is_object() {
             return Err(Failure::BadJson);
@@ -108,35 +157,64 @@ impl Family {
         match self {
             Family::OpenAi => openai_wire::parse(&value),
             Family::Anthropic => anthropic_wire::parse(&value),
+            Family::Responses => responses_wire::parse(&value),
+            Family::Gemini => gemini_wire::parse(&value, path),
         }
     }
 
-    pub fn framer(self, ids: Ids, call: &ChatCall) -> Box<dyn Framer> {
+    /// The stream framer; the first `thoughts` tokens are reasoning (families without it get none).
+    pub fn framer(self, ids: Ids, call: &ChatCall, thoughts: usize) -> Box<dyn Framer> {
         match self {
             Family::OpenAi => Box::new(openai_wire::Frames::new(ids, call)),
             Family::Anthropic => Box::new(anthropic_wire::Frames::new(ids, call)),
+            Family::Responses => Box::new(responses_wire::Frames::new(ids, call, thoughts)),
+            Family::Gemini => Box::new(gemini_wire::Frames::new(ids, call, thoughts)),
         }
     }
 
+    /// The non-streaming body of `tokens`, whose first `thoughts` are reasoning.
     pub fn complete_body(
         self,
         ids: &Ids,
         call: &ChatCall,
-        text: &str,
+        tokens: &[String],
+        thoughts: usize,
         stop: Stop,
-        output_tokens: u64,
     ) -> String {
+        let (thought, answer) = tokens.split_at(thoughts.min(tokens.len()));
+        let (thought, text) = (thought.concat(), answer.concat());
+        let out = tokens.len() as u64;
+        let full = FullAnswer {
+            thought: &thought,
+            text: &text,
+            stop,
+            reasoning_tokens: thoughts.min(tokens.len()) as u64,
+            output_tokens: out,
+        };
         match self {
-            Family::OpenAi => openai_wire::completion_body(ids, call, text, stop, output_tokens),
-            Family::Anthropic => anthropic_wire::message_body(ids, call, text, stop, output_tokens),
+            Family::OpenAi => openai_wire::completion_body(ids, call, &text, stop, out),
+            Family::Anthropic => anthropic_wire::message_body(ids, call, &text, stop, out),
+            Family::Responses => responses_wire::response_body(ids, call, &full),
+            Family::Gemini => gemini_wire::response_body(ids, call, &full),
         }
     }
+}
+
+/// A whole answer for a non-streaming body: its reasoning (may be empty), its text, why it ended.
+#[derive(Debug, Clone, Copy)]
+pub struct FullAnswer<'a> {
+    pub thought: &'a str,
+    pub text: &'a str,
+    pub stop: Stop,
+    pub reasoning_tokens: u64,
+    /// Reasoning included.
+    pub output_tokens: u64,
 }
 
 /// Identifiers of one response.
 #[derive(Debug, Clone)]
 pub struct Ids {
-    /// `chatcmpl-…` / `msg_…`.
+    /// `chatcmpl-…` / `msg_…` / `resp_…` / Gemini's `responseId`.
     pub response_id: String,
     pub created: u64,
 }
@@ -156,7 +234,7 @@ pub trait Framer: Send {
     fn error_event(&mut self) -> String;
 }
 
-/// The request's `model`, required by both families.
+/// The request's `model`, required in the body by every family but Gemini.
 pub fn model_of(v: &Value) -> Result<String, Failure> {
     v.get("model")
         .and_then(Value::as_str)

@@ -237,7 +237,13 @@ fn error_from(http_status: u16, error: &Value) -> ApiError {
         .as_u64()
         .and_then(|c| u16::try_from(c).ok())
         .unwrap_or(http_status);
-    let mut err = match kind_of(status, &message) {
+    let daily = status == Some("RESOURCE_EXHAUSTED") && daily_quota(error);
+    let kind = if daily {
+        Some(ErrorKind::QuotaExceeded)
+    } else {
+        kind_of(status, &message)
+    };
+    let mut err = match kind {
         Some(kind) => {
             let mut e = ApiError::new(kind, message);
             if code_status != 0 {
@@ -271,6 +277,28 @@ fn kind_of(status: Option<&str>, message: &str) -> Option<ErrorKind> {
         "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => ErrorKind::InvalidRequest,
         _ => return None,
     })
+}
+
+/// A spent per-day quota (a `QuotaFailure` violation whose `quotaId` says `PerDay`): waiting
+/// seconds does not help, so it is `quota_exceeded`, not a rate limit.
+fn daily_quota(error: &Value) -> bool {
+    let details = error["details"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    details
+        .iter()
+        .filter(|d| {
+            d["@type"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("google.rpc.QuotaFailure"))
+        })
+        .flat_map(|d| d["violations"].as_array().map(Vec::as_slice).unwrap_or(&[]))
+        .any(|v| {
+            v["quotaId"]
+                .as_str()
+                .is_some_and(|id| id.contains("PerDay"))
+        })
 }
 
 /// `details[].retryDelay` of the `type.googleapis.com/google.rpc.RetryInfo` entry (`"26s"`,
