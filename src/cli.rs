@@ -46,7 +46,7 @@ pub enum Command {
     Race(RaceArgs),
     /// Repeated requests with concurrency; latency percentiles and achieved throughput.
     Bench(BenchArgs),
-    /// Run the simulated provider server (OpenAI and Anthropic wire formats).
+    /// Run the simulated provider server (Chat Completions, Responses, Anthropic and Gemini wire formats).
     Mock(MockArgs),
     /// List configured providers and where each key comes from (never the key).
     Providers,

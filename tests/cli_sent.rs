@@ -232,7 +232,7 @@ async fn gemini_works_from_the_environment_with_the_key_in_a_header_only() {
     let home = tempfile::tempdir().unwrap();
     let key = "AIza-canary-0123456789";
     let out = support::paddock(home.path())
-        .env("GEMINI_BASE_URL", format!("{}/v1beta", server.base()))
+        .env("GEMINI_BASE_URL", server.base())
         .env("GEMINI_API_KEY", key)
         .env("PADDOCK_LOG", "debug")
         .args(["ask", "-p", "gemini", "--json", "capital of France?"])

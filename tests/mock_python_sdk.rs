@@ -1,5 +1,8 @@
 //! The official Python SDKs stream from the mock and see exactly the text and usage it sent.
-//! Skips (with a message) when `openai`/`anthropic` are not installed, unless PADDOCK_REQUIRE_SDK=1.
+//! Skips (with a message) when `openai`/`anthropic`/`google-genai` are not installed, unless
+//! PADDOCK_REQUIRE_SDK=1.
+
+mod support;
 
 use std::process::Command;
 
@@ -11,19 +14,139 @@ const SCENARIO: &str = "seed = 11\n[[model]]\nname = \"sdk-model\"\nprotocol = \
 
 fn sdks_available() -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import openai, anthropic"])
+        .args(["-c", "import openai, anthropic, google.genai"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var("PADDOCK_REQUIRE_SDK").as_deref() != Ok("1"),
-            "PADDOCK_REQUIRE_SDK=1 but python3 cannot import openai and anthropic"
+            "PADDOCK_REQUIRE_SDK=1 but python3 cannot import openai, anthropic and google.genai"
         );
         // Straight to stderr: the test harness captures println! of passing tests.
         use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "skipped: pip install openai anthropic");
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: pip install openai anthropic google-genai"
+        );
     }
     ok
+}
+
+/// Runs a Python script from `tests/sdk/` off the async threads; its stdout parsed as JSON.
+async fn run_sdk_script(script: &'static str, args: Vec<String>) -> Value {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(format!("tests/sdk/{script}"))
+            .args(&args)
+            .env("NO_PROXY", "127.0.0.1")
+            .env("no_proxy", "127.0.0.1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const PROTOCOLS_CONFIG: &str = r#"
+[[provider]]
+name = "resp"
+kind = "openai-responses"
+model = "sdk-model"
+base_url = "OPENAI_BASE"
+api_key_env = "SDK_TEST_KEY"
+reasoning_effort = "low"
+
+[[provider]]
+name = "gem"
+kind = "gemini"
+model = "sdk-model"
+base_url = "GEMINI_BASE"
+api_key_env = "SDK_TEST_KEY"
+thinking = { type = "enabled", budget_tokens = 256 }
+"#;
+
+/// `paddock ask --json -p NAME PROMPT` against the config above.
+fn paddock_ask(home: &std::path::Path, provider: &str, prompt: &str) -> Value {
+    let out = support::paddock(home)
+        .env("SDK_TEST_KEY", "sk-dummy")
+        .args(["--config", "paddock.toml", "ask", "--no-save", "--json"])
+        .args(["-p", provider, prompt])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "paddock ask -p {provider}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_and_gemini_sdks_see_what_paddock_reports() {
+    if !sdks_available() {
+        return;
+    }
+    let scenario = "seed = 12\n[[model]]\nname = \"sdk-model\"\nprotocol = \"all\"\nttft_ms = 5\ntokens_per_sec = 0\njitter = 0.0\n";
+    let s = MockServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Scenario::from_toml_str(scenario).unwrap(),
+    )
+    .await
+    .unwrap();
+    let prompt = "Why do reasoning models think first?";
+    let (oa, gem) = (s.base_url_responses(), s.base_url_gemini());
+    let home = tempfile::tempdir().unwrap();
+    let config = PROTOCOLS_CONFIG
+        .replace("OPENAI_BASE", &oa)
+        .replace("GEMINI_BASE", &gem);
+    std::fs::write(home.path().join("paddock.toml"), config).unwrap();
+    let got = run_sdk_script(
+        "check_sdk_protocols.py",
+        vec![oa, gem, "sdk-model".into(), prompt.into()],
+    )
+    .await;
+    let home_path = home.path().to_owned();
+    let (ours_resp, ours_gem) = tokio::task::spawn_blocking(move || {
+        (
+            paddock_ask(&home_path, "resp", prompt),
+            paddock_ask(&home_path, "gem", prompt),
+        )
+    })
+    .await
+    .unwrap();
+
+    for (name, sdk, ours) in [
+        ("responses", &got["responses"], &ours_resp),
+        ("gemini", &got["gemini"], &ours_gem),
+    ] {
+        let text = ours["content"].as_str().unwrap();
+        assert!(text.len() > 100, "{name}: {ours}");
+        assert_eq!(sdk["text"], text, "{name}: the answer");
+        let reasoning = ours["reasoning"].as_str().unwrap_or_default();
+        assert!(!reasoning.is_empty(), "{name} streamed reasoning: {ours}");
+        assert_eq!(sdk["reasoning"], reasoning, "{name}: the reasoning");
+        assert_eq!(sdk["usage"]["input"], ours["input_tokens"], "{name}");
+        assert_eq!(sdk["usage"]["output"], ours["output_tokens"], "{name}");
+        assert_eq!(
+            sdk["usage"]["reasoning"], ours["reasoning_tokens"],
+            "{name}"
+        );
+    }
+    assert_eq!(got["responses"]["final_text"], got["responses"]["text"]);
+    assert_eq!(got["responses"]["status"], "completed");
+    assert_eq!(ours_resp["finish_reason"], "completed");
+    assert!(
+        got["gemini"]["finish"].as_str().unwrap().contains("STOP"),
+        "{}",
+        got["gemini"]
+    );
+    assert_eq!(ours_gem["finish_reason"], "STOP");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

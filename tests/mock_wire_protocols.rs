@@ -51,11 +51,14 @@ async fn post_gemini(
 ) -> reqwest::Response {
     let url = if stream {
         format!(
-            "{}/models/{model}:streamGenerateContent?alt=sse",
+            "{}/v1beta/models/{model}:streamGenerateContent?alt=sse",
             s.base_url_gemini()
         )
     } else {
-        format!("{}/models/{model}:generateContent", s.base_url_gemini())
+        format!(
+            "{}/v1beta/models/{model}:generateContent",
+            s.base_url_gemini()
+        )
     };
     let mut rb = http().post(url).json(body);
     if let Some(k) = key {
@@ -421,7 +424,7 @@ async fn gemini_checks_its_key_header_and_what_the_model_serves() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["status"], "NOT_FOUND");
     let list: Value = http()
-        .get(format!("{}/models", s.base_url_gemini()))
+        .get(format!("{}/v1beta/models", s.base_url_gemini()))
         .header("x-goog-api-key", "AIza-right")
         .send()
         .await

@@ -352,6 +352,50 @@ first token: openai (312 ms) · first to finish: openai (1.83 s) · fastest: ope
     assert_eq!(table, want, "\n{table}");
 }
 
+/// Reasoning and cache columns appear when some answer has them; "out tok" is every generated
+/// token, so Gemini (thoughts counted apart) and OpenAI (reasoning inside) read the same way.
+#[test]
+fn race_table_counts_thinking_and_cache_the_same_for_every_protocol() {
+    let [ok, _] = <[Outcome; 2]>::try_from(synthetic_outcomes()).unwrap();
+    let openai = Outcome {
+        model: "o4-mini".into(),
+        usage: Usage {
+            input_tokens: Some(1200),
+            output_tokens: Some(41),
+            reasoning_tokens: Some(30),
+            cache_read_input_tokens: Some(1024),
+            cache_read_in_input: true,
+            ..Usage::default()
+        },
+        reasoning: Some("Weighing it.".into()),
+        ttfat: Some(ms(900)),
+        ..ok.clone()
+    };
+    let gemini = Outcome {
+        provider: "gemini".into(),
+        model: "gemini-2.5-flash".into(),
+        usage: Usage {
+            input_tokens: Some(12),
+            output_tokens: Some(11),
+            reasoning_tokens: Some(30),
+            reasoning_apart: true,
+            ..Usage::default()
+        },
+        reasoning: Some("Mulling.".into()),
+        ttfat: Some(ms(700)),
+        ..ok
+    };
+    let table = race::render_table(&[openai, gemini], &[]);
+    let want = "\
+provider  model               TTFT   TTFAT   total  out tok  think tok  cache rd  cache wr  tok/s  ITL p50  ITL p95  chars  finish  retries  error
+--------  ----------------  ------  ------  ------  -------  ---------  --------  --------  -----  -------  -------  -----  ------  -------  -----
+openai    o4-mini           312 ms  900 ms  1.83 s       41         30      1024         -   50.0  20.0 ms  50.0 ms     11  stop          1
+gemini    gemini-2.5-flash  312 ms  700 ms  1.83 s       41         30         -         -   50.0  20.0 ms  50.0 ms     11  stop          1
+first token: openai (312 ms) · first to finish: openai (1.83 s) · fastest: openai (50.0 tok/s)
+";
+    assert_eq!(table, want, "\n{table}");
+}
+
 #[test]
 fn race_table_shows_cost_only_when_priced() {
     let table = race::render_table(&synthetic_outcomes(), &[Some(0.00123), None]);
@@ -526,7 +570,8 @@ fn race_demo_prints_the_table_and_logs_every_request() {
         lines[0].starts_with("provider") && lines[0].contains("ITL p95"),
         "{stdout}"
     );
-    for name in ["sim-openai", "sim-anthropic", "sim-tight"] {
+    // One demo provider per wire protocol: Chat Completions, Messages, Gemini, Responses.
+    for name in ["sim-openai", "sim-anthropic", "sim-gemini", "sim-tight"] {
         assert!(
             lines.iter().any(|l| l.starts_with(name)),
             "{name} missing:\n{stdout}"
@@ -537,7 +582,7 @@ fn race_demo_prints_the_table_and_logs_every_request() {
         "{stdout}"
     );
     let log = std::fs::read_to_string(home.path().join("state/paddock/requests.jsonl")).unwrap();
-    assert_eq!(log.lines().count(), 3, "{log}");
+    assert_eq!(log.lines().count(), 4, "{log}");
     // The race is a session: every provider's finished answer, saved.
     let dir = home.path().join("data/paddock/sessions");
     let files: Vec<_> = std::fs::read_dir(&dir)
@@ -548,7 +593,7 @@ fn race_demo_prints_the_table_and_logs_every_request() {
     let session: Value =
         serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
     let providers = session["providers"].as_array().unwrap();
-    assert_eq!(providers.len(), 3);
+    assert_eq!(providers.len(), 4);
     for p in providers {
         let turn = &p["turns"][0];
         assert_eq!(turn["prompt"], "hi");

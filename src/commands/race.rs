@@ -99,7 +99,15 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     // provider waited.
     let queued = outcomes.iter().any(|o| o.queue >= Duration::from_millis(1));
     // Reasoning models: time to the first answer token and thinking tokens, beside TTFT.
-    let thought = outcomes.iter().any(|o| o.reasoning.is_some());
+    let thought = outcomes
+        .iter()
+        .any(|o| o.reasoning.is_some() || o.usage.reasoning_tokens.is_some_and(|n| n > 0));
+    // Prompt caching: what was read from and written to the provider's cache.
+    let cached = outcomes.iter().any(|o| {
+        let u = &o.usage;
+        u.cache_read_input_tokens.is_some_and(|n| n > 0)
+            || u.cache_creation_input_tokens.is_some_and(|n| n > 0)
+    });
     let mut columns = vec![
         ("provider", Align::Left),
         ("model", Align::Left),
@@ -111,9 +119,14 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     if queued {
         columns.push(("queue", Align::Right));
     }
+    columns.extend([("total", Align::Right), ("out tok", Align::Right)]);
+    if thought {
+        columns.push(("think tok", Align::Right));
+    }
+    if cached {
+        columns.extend([("cache rd", Align::Right), ("cache wr", Align::Right)]);
+    }
     columns.extend([
-        ("total", Align::Right),
-        ("out tok", Align::Right),
         ("tok/s", Align::Right),
         ("ITL p50", Align::Right),
         ("ITL p95", Align::Right),
@@ -135,9 +148,19 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
         if queued {
             row.push(duration_cell(Some(o.queue)));
         }
+        // Every generated token, thinking included, whichever way the protocol counts them.
         row.extend([
             duration_cell(Some(o.latency)),
-            count_cell(o.usage.output_tokens),
+            count_cell(o.usage.generated_tokens()),
+        ]);
+        if thought {
+            row.push(count_cell(o.usage.reasoning_tokens));
+        }
+        if cached {
+            row.push(count_cell(o.usage.cache_read_input_tokens));
+            row.push(count_cell(o.usage.cache_creation_input_tokens));
+        }
+        row.extend([
             num_cell(m.tokens_per_sec, 1),
             ms_cell(m.itl_p50_ms),
             ms_cell(m.itl_p95_ms),
@@ -199,7 +222,8 @@ fn leaders(outcomes: &[Outcome]) -> String {
     let fastest = ok
         .iter()
         .filter_map(|o| Some((o, RaceMetrics::of(o).tokens_per_sec?)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
+        // A tie goes to the first listed, as for the other two (`max_by` would pick the last).
+        .min_by(|a, b| b.1.total_cmp(&a.1));
     if let Some((o, rate)) = fastest {
         parts.push(format!("fastest: {} ({rate:.1} tok/s)", o.provider));
     }

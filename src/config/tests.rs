@@ -281,9 +281,6 @@ fn responses_and_gemini_kinds_get_their_vendor_defaults() {
     assert_eq!(r.protocol, Protocol::OpenAiResponses);
     assert_eq!(r.base_url, "https://api.openai.com/v1");
     assert_eq!(g.protocol, Protocol::Gemini);
-    assert_eq!(
-        g.base_url,
-        "https://generativelanguage.googleapis.com/v1beta"
-    );
+    assert_eq!(g.base_url, "https://generativelanguage.googleapis.com");
     assert_eq!(g.extras.thinking_budget, Some(512));
 }

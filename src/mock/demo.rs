@@ -1,4 +1,4 @@
-//! The built-in demo: three simulated providers served by an in-process mock, no keys needed.
+//! The built-in demo: four simulated providers, one per wire protocol, served by an in-process mock, no keys needed.
 
 use crate::config::ProviderConfig;
 use crate::provider::Protocol;
@@ -8,9 +8,11 @@ use super::MockServer;
 
 pub const OPENAI_MODEL: &str = "sim-gpt-fast";
 pub const ANTHROPIC_MODEL: &str = "sim-claude";
+pub const GEMINI_MODEL: &str = "sim-gemini-flash";
 pub const TIGHT_MODEL: &str = "sim-gpt-tight";
 
-/// Fast OpenAI-style, steadier Anthropic-style, and a slow one with tight limits and a scripted 429.
+/// Fast Chat Completions, steadier Anthropic Messages, a thinking Gemini, and a slow Responses API
+/// model with tight limits and a scripted 429: every protocol paddock speaks, racing at once.
 pub fn scenario() -> Scenario {
     let mut tight_429 = FaultSpec::new(FaultKind::RateLimit);
     tight_429.on_request = vec![2];
@@ -41,6 +43,12 @@ pub fn scenario() -> Scenario {
                 ..model(ANTHROPIC_MODEL, Serves::Anthropic, 400, 45.0)
             },
             ModelSpec {
+                requests_per_window: Some(60),
+                tokens_per_window: Some(100_000),
+                context_window: 1_000_000,
+                ..model(GEMINI_MODEL, Serves::Gemini, 250, 60.0)
+            },
+            ModelSpec {
                 requests_per_window: Some(6),
                 tokens_per_window: Some(6_000),
                 faults: vec![tight_429],
@@ -67,22 +75,35 @@ pub fn providers(server: &MockServer) -> Vec<ProviderConfig> {
     );
     claude.simulated = true;
     claude.max_tokens = Some(400);
+    let mut gemini = ProviderConfig::new(
+        "sim-gemini",
+        Protocol::Gemini,
+        GEMINI_MODEL,
+        &server.base_url_gemini(),
+    );
+    gemini.simulated = true;
+    // It thinks before it answers, so the demo shows reasoning streaming apart from the answer.
+    gemini.extras.thinking_budget = Some(96);
+    // Gemini sends no rate-limit headers: its budget is the config's, as a real user sets it.
+    gemini.requests_per_minute = Some(60);
+    gemini.tokens_per_minute = Some(100_000);
     let mut tight = ProviderConfig::new(
         "sim-tight",
-        Protocol::OpenAi,
+        Protocol::OpenAiResponses,
         TIGHT_MODEL,
-        &server.base_url_openai(),
+        &server.base_url_responses(),
     );
     tight.simulated = true;
     tight.requests_per_minute = Some(6);
     tight.tokens_per_minute = Some(6_000);
     tight.max_retries = 3;
-    vec![fast, claude, tight]
+    vec![fast, claude, gemini, tight]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mock::wire::Family;
 
     #[tokio::test]
     async fn demo_providers_point_at_models_the_scenario_serves() {
@@ -90,21 +111,22 @@ mod tests {
             .await
             .unwrap();
         let providers = providers(&server);
-        assert_eq!(providers.len(), 3);
+        for protocol in Protocol::ALL {
+            let n = providers.iter().filter(|p| p.protocol == protocol).count();
+            assert_eq!(n, 1, "one provider speaks {protocol:?}");
+        }
         for p in &providers {
             assert!(p.simulated);
             let m = server.scenario().model(&p.model).unwrap();
-            match p.protocol {
-                Protocol::OpenAi => {
-                    assert!(m.protocol != Serves::Anthropic && p.base_url.ends_with("/v1"))
-                }
-                Protocol::Anthropic => {
-                    assert!(m.protocol != Serves::OpenAi && !p.base_url.ends_with("/v1"))
-                }
-                other => panic!("the demo has no {other:?} provider yet"),
-            }
+            let family = match p.protocol {
+                Protocol::OpenAi => Family::OpenAi,
+                Protocol::OpenAiResponses => Family::Responses,
+                Protocol::Anthropic => Family::Anthropic,
+                Protocol::Gemini => Family::Gemini,
+            };
+            assert!(m.protocol.allows(family), "{} serves {family:?}", m.name);
         }
-        let tight = &providers[2];
+        let tight = &providers[3];
         assert_eq!(tight.requests_per_minute, Some(6));
         assert_eq!(
             server.scenario().model(TIGHT_MODEL).unwrap().faults[0].on_request,

@@ -20,9 +20,13 @@ const RATE_DOCS: &str = "https://ai.google.dev/gemini-api/docs/rate-limits";
 const INTERNAL: &str = "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting";
 const OVERLOADED: &str = "The model is overloaded. Please try again later.";
 
-/// The model and whether to stream, from `/v1beta/models/{model}:{generateContent|streamGenerateContent}`.
+/// The model and whether to stream, from `/{version}/models/{model}:{generateContent|streamGenerateContent}`.
+/// Google serves both `v1beta` and `v1`; google-genai 3.x asks `v1` by default, paddock `v1beta`.
 pub fn route(path: &str) -> Option<(&str, bool)> {
-    let (model, method) = path.strip_prefix("/v1beta/models/")?.rsplit_once(':')?;
+    let rest = ["/v1beta/models/", "/v1/models/"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix))?;
+    let (model, method) = rest.rsplit_once(':')?;
     if model.is_empty() || model.contains('/') {
         return None;
     }
@@ -359,10 +363,11 @@ mod tests {
             route("/v1beta/models/g:generateContent"),
             Some(("g", false))
         );
+        assert_eq!(route("/v1/models/g:generateContent"), Some(("g", false)));
+        assert_eq!(route("/v1/chat/completions"), None);
         assert_eq!(route("/v1beta/models/g:countTokens"), None);
         assert_eq!(route("/v1beta/models/:generateContent"), None);
         assert_eq!(route("/v1beta/models/a/b:generateContent"), None);
-        assert_eq!(route("/v1/models/g:generateContent"), None);
     }
 
     #[test]

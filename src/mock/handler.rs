@@ -155,7 +155,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         (&Method::POST, "/v1/messages") => Family::Anthropic,
         (&Method::POST, "/v1/responses") => Family::Responses,
         (&Method::GET, "/v1/models") if anthropic_headers => Family::Anthropic,
-        (_, p) if p.starts_with("/v1beta/") => Family::Gemini,
+        (_, p) if p.starts_with("/v1beta/") || gemini_wire::route(p).is_some() => Family::Gemini,
         _ => Family::OpenAi,
     };
     let hash = hash_parts(&[&state.scenario.seed.to_le_bytes(), &serial.to_le_bytes()]);

@@ -79,9 +79,10 @@ impl MockServer {
         self.base_url_openai()
     }
 
-    /// `http://ADDR/v1beta`; a Gemini client appends `/models/{model}:streamGenerateContent?alt=sse`.
+    /// `http://ADDR`, what Google's SDKs and paddock's `kind = "gemini"` take as base URL; they
+    /// append `/v1beta/models/{model}:streamGenerateContent?alt=sse`.
     pub fn base_url_gemini(&self) -> String {
-        format!("http://{}/v1beta", self.host())
+        format!("http://{}", self.host())
     }
 
     /// `http://ADDR`, what Anthropic SDKs take as base URL.

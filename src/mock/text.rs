@@ -54,7 +54,7 @@ pub fn hash_parts(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// The input-token estimate both wire formats report: ceil(chars / 4) + 3 per message.
+/// The input-token estimate every wire format reports: ceil(chars / 4) + 3 per message.
 pub fn estimate_input_tokens<'a>(messages: impl IntoIterator<Item = &'a str>) -> u64 {
     messages
         .into_iter()

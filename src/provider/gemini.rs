@@ -34,10 +34,24 @@ pub fn url(base_url: &str, model: &str, stream: bool) -> String {
             segment.push_str(&format!("%{b:02X}"));
         }
     }
-    format!(
-        "{}/models/{segment}:{method}",
-        base_url.trim_end_matches('/')
-    )
+    format!("{}/models/{segment}:{method}", versioned_base(base_url))
+}
+
+/// The base URL with its API version: DESIGN.md's contract is a base URL without the version
+/// (`https://generativelanguage.googleapis.com`, as Google's SDKs take it), to which `/v1beta`
+/// is added; a base URL that already ends in a version (`/v1beta`, `/v1`, `/v1alpha`) is kept.
+fn versioned_base(base_url: &str) -> String {
+    let base = base_url.trim_end_matches('/');
+    let last = base.rsplit('/').next().unwrap_or("");
+    let is_version = last.len() > 1
+        && last.starts_with('v')
+        && last[1..].starts_with(|c: char| c.is_ascii_digit())
+        && last[1..].chars().all(|c| c.is_ascii_alphanumeric());
+    if is_version {
+        base.to_owned()
+    } else {
+        format!("{base}/v1beta")
+    }
 }
 
 /// The JSON body: `contents` with `user` / `model` roles, the system prompt as
@@ -386,6 +400,19 @@ mod tests {
         assert_eq!(
             url("http://h/v1beta", "a/b?key=x", false),
             "http://h/v1beta/models/a%2Fb%3Fkey%3Dx:generateContent"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:9", "m", true),
+            "http://127.0.0.1:9/v1beta/models/m:streamGenerateContent?alt=sse",
+            "a base URL without a version gets /v1beta, as DESIGN.md says"
+        );
+        assert_eq!(
+            url("http://h/proxy/v1/", "m", false),
+            "http://h/proxy/v1/models/m:generateContent"
+        );
+        assert_eq!(
+            url("http://h/gemini", "m", false),
+            "http://h/gemini/v1beta/models/m:generateContent"
         );
     }
 

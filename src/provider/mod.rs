@@ -70,7 +70,7 @@ impl Protocol {
         match self {
             Protocol::OpenAi | Protocol::OpenAiResponses => "https://api.openai.com/v1",
             Protocol::Anthropic => "https://api.anthropic.com",
-            Protocol::Gemini => "https://generativelanguage.googleapis.com/v1beta",
+            Protocol::Gemini => "https://generativelanguage.googleapis.com",
         }
     }
 

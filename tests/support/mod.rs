@@ -197,6 +197,6 @@ pub fn api_base(protocol: paddock::provider::Protocol, root: &str) -> String {
     match protocol {
         Protocol::OpenAi | Protocol::OpenAiResponses => format!("{root}/v1"),
         Protocol::Anthropic => root.to_owned(),
-        Protocol::Gemini => format!("{root}/v1beta"),
+        Protocol::Gemini => root.to_owned(),
     }
 }

@@ -81,12 +81,15 @@ fn render_body(pane: &Pane, area: Rect, buf: &mut Buffer) {
         return;
     }
     if pane.turns.is_empty() {
-        let hint = if pane.enabled {
-            "ready"
-        } else {
-            "off for the next prompt"
+        let hint = match (pane.enabled, pane.info.simulated) {
+            (true, false) => "ready",
+            // Said in the body too: a narrow pane's title is cut before "simulated".
+            (true, true) => "ready · simulated by paddock, no key needed",
+            (false, _) => "off for the next prompt",
         };
-        Paragraph::new(Line::styled(hint, Style::new().fg(Color::DarkGray))).render(area, buf);
+        Paragraph::new(Line::styled(hint, Style::new().fg(Color::DarkGray)))
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .render(area, buf);
         return;
     }
     let height = usize::from(area.height);

@@ -85,7 +85,12 @@ fn row(pane: &Pane, snap: Option<&LimiterSnapshot>, name_w: usize, width: usize)
     segments.push(vec![Span::raw(format!("│ TTFT {} ", opt_dur(ttft)))]);
     segments.push(vec![Span::raw(format!("│ latency {} ", opt_dur(latency)))]);
     if let Some(s) = snap {
-        segments.push(vec![Span::styled(server(s), Style::new().fg(Color::Gray))]);
+        // A response came back in this window (a resumed turn's latency is not this process's).
+        let answered = latency.is_some() && s.requests_used > 0;
+        segments.push(vec![Span::styled(
+            server(s, answered),
+            Style::new().fg(Color::Gray),
+        )]);
     }
     fit(segments, width)
 }
@@ -130,12 +135,18 @@ fn budget(label: &str, used: u64, limit: Option<u64>, server: ServerLimit) -> Ve
     ]
 }
 
-fn server(s: &LimiterSnapshot) -> String {
+/// What the server's rate-limit headers said; `answered` once a response has come back, so a
+/// server that sends none (Gemini, most local servers) is told apart from one not asked yet.
+fn server(s: &LimiterSnapshot, answered: bool) -> String {
     let part = |rem: Option<u64>, label: &str| rem.map(|r| format!(" {} {label}", count(r)));
     let req = part(s.server.requests.remaining, "req");
     let tok = part(s.server.tokens.remaining, "tok");
     if req.is_none() && tok.is_none() {
-        return "│ server: no headers yet ".to_owned();
+        return if answered {
+            "│ server: no headers ".to_owned()
+        } else {
+            "│ server: no headers yet ".to_owned()
+        };
     }
     format!(
         "│ server says left:{}{} ",
