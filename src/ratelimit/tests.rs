@@ -394,6 +394,7 @@ async fn snapshot_reports_every_field() {
         waiting: 0,
         retries_in_flight: 1,
         window: secs(60),
+        shared: None,
     };
     assert_eq!(snap, want);
 

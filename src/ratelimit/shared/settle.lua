@@ -1,0 +1,15 @@
+-- Replace a lease's token estimate with real usage (or 0), keeping its end; or drop it whole.
+-- KEYS: 1 requests zset, 2 tokens zset. ARGV: 1 lease id, 2 old tokens, 3 new tokens,
+-- 4 "cancel" to give back the request slot too.
+local old = ARGV[1] .. ':' .. ARGV[2]
+local ends = redis.call('ZSCORE', KEYS[2], old)
+if ARGV[4] == 'cancel' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], old)
+  return 1
+end
+-- A lease already past its end no longer counts: nothing to correct.
+if not ends then return 0 end
+redis.call('ZREM', KEYS[2], old)
+redis.call('ZADD', KEYS[2], ends, ARGV[1] .. ':' .. ARGV[3])
+return 1
