@@ -119,9 +119,11 @@ fn mock(home: &Path, scenario: &str) -> Mock {
         .stderr(Stdio::null())
         .spawn()
         .expect("mock starts");
+    // Owned at once, so its Drop kills it on every path.
+    let mock = Mock { port, child };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Mock { port, child };
+            return mock;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -476,4 +478,56 @@ fn advertised_limits_bind_every_sharer() {
     let reports = finish(home.path(), children);
     assert_eq!(total(&reports, "http_429"), 0, "{reports:?}");
     assert_eq!(total(&reports, "ok"), 24, "{reports:?}");
+}
+
+/// Not a timed test: `scripts/measure-redis-budget.sh` runs it. Acquire (the reserve script)
+/// plus settle against a loopback Redis, p50 and p99, with 1, 8 and 64 concurrent acquirers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by scripts/measure-redis-budget.sh"]
+async fn measure_acquire_settle_overhead() {
+    use paddock::config::OnStoreError;
+    use paddock::ratelimit::shared::Reserve;
+    use paddock::ratelimit::SharedBudget;
+    let Some(redis) = redis() else { return };
+    for concurrency in [1usize, 8, 64] {
+        let budget = SharedBudget::new(
+            &redis.url(),
+            &format!("measure-{concurrency}"),
+            Duration::from_secs(60),
+            OnStoreError::Fail,
+        )
+        .unwrap();
+        let per_task = 4000 / concurrency;
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let budget = std::sync::Arc::clone(&budget);
+                tokio::spawn(async move {
+                    let mut times = Vec::with_capacity(per_task);
+                    for _ in 0..per_task {
+                        let start = Instant::now();
+                        match budget.try_reserve(None, Some(1 << 40), 100).await.unwrap() {
+                            Reserve::Granted(lease) => {
+                                budget.settle_now(lease, 80, false).await.unwrap()
+                            }
+                            Reserve::Wait(w) => panic!("an unlimited budget waited {w:?}"),
+                        }
+                        times.push(start.elapsed());
+                    }
+                    times
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort();
+        let pct = |p: f64| all[((all.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+        println!(
+            "acquire+settle, {concurrency:>2} concurrent: p50 {:.3} ms, p99 {:.3} ms ({} samples)",
+            pct(0.5),
+            pct(0.99),
+            all.len()
+        );
+    }
 }

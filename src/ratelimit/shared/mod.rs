@@ -235,16 +235,27 @@ impl SharedBudget {
         };
         let this = Arc::clone(self);
         rt.spawn(async move {
-            let mut call = this.settle.prepare_invoke();
-            call.key(&this.keys[0]).key(&this.keys[1]);
-            call.arg(&lease.id)
-                .arg(lease.tokens)
-                .arg(actual)
-                .arg(if cancel { "cancel" } else { "settle" });
-            let _: Result<i64, _> = this
-                .run(|mut c| async move { call.invoke_async(&mut c).await })
-                .await;
+            let _ = this.settle_now(lease, actual, cancel).await;
         });
+    }
+
+    /// Settle (or with `cancel`, drop) a lease and wait for the store's answer.
+    pub async fn settle_now(
+        &self,
+        lease: Lease,
+        actual: u64,
+        cancel: bool,
+    ) -> Result<(), StoreDown> {
+        let mut call = self.settle.prepare_invoke();
+        call.key(&self.keys[0]).key(&self.keys[1]);
+        call.arg(&lease.id)
+            .arg(lease.tokens)
+            .arg(actual)
+            .arg(if cancel { "cancel" } else { "settle" });
+        let _: i64 = self
+            .run(|mut c| async move { call.invoke_async(&mut c).await })
+            .await?;
+        Ok(())
     }
 
     /// Write a response's rate-limit headers into the shared budget, in the background.
