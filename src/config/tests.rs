@@ -131,7 +131,7 @@ fn config_errors_are_pinned() {
              api_key_env, api_key_cmd, api_key, requests_per_minute, tokens_per_minute, max_retries, \
              temperature, max_tokens, max_tokens_field, system, connect_timeout_secs, read_timeout_secs, first_token_timeout_secs, api_key_cmd_timeout_secs, \
              max_event_bytes, max_body_bytes, max_answer_bytes, reasoning_effort, thinking, \
-             extra_body, extra_headers \
+             extra_body, extra_headers, budget \
              (see config.example.toml).",
         ),
         (
