@@ -92,7 +92,7 @@ struct Health {
 /// One budget in one store, shared by every clone of a limiter.
 pub struct SharedBudget {
     name: String,
-    keys: [String; 4],
+    keys: [String; 5],
     window: Duration,
     policy: OnStoreError,
     shown: String,
@@ -247,7 +247,7 @@ impl SharedBudget {
         cancel: bool,
     ) -> Result<(), StoreDown> {
         let mut call = self.settle.prepare_invoke();
-        call.key(&self.keys[0]).key(&self.keys[1]);
+        call.key(&self.keys[0]).key(&self.keys[1]).key(&self.keys[4]);
         call.arg(&lease.id)
             .arg(lease.tokens)
             .arg(actual)

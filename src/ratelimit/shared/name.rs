@@ -21,15 +21,16 @@ pub fn budget_name(configured: Option<&str>, key: Option<&SecretString>, base_ur
     format!("auto-{hex}")
 }
 
-/// The four keys of one budget. The `{name}` hash tag keeps them in one slot, so the script's
+/// The five keys of one budget. The `{name}` hash tag keeps them in one slot, so the script's
 /// keys are all on one node of a Redis Cluster too.
-pub fn keys(budget: &str) -> [String; 4] {
+pub fn keys(budget: &str) -> [String; 5] {
     let base = format!("paddock:{{{budget}}}");
     [
         format!("{base}:requests"),
         format!("{base}:tokens"),
         format!("{base}:server"),
         format!("{base}:holders"),
+        format!("{base}:tokens-sum"),
     ]
 }
 

@@ -1,5 +1,5 @@
 -- Check every limit of one shared budget and reserve all or nothing, on Redis's own clock.
--- KEYS: 1 requests zset, 2 tokens zset, 3 server hash, 4 holders zset.
+-- KEYS: 1 requests zset, 2 tokens zset, 3 server hash, 4 holders zset, 5 tokens sum.
 --   requests: member = lease id, score = when the lease ends (µs, Redis TIME).
 --   tokens:   member = "<lease id>:<tokens>", same score; its own key, never the requests' one.
 --   holders:  member = process id, score = when its last lease ends.
@@ -22,13 +22,24 @@ if adv_req > 0 and (req_cap == 0 or adv_req < req_cap) then req_cap = adv_req en
 if adv_tok > 0 and (tok_cap == 0 or adv_tok < tok_cap) then tok_cap = adv_tok end
 if tok_cap > 0 and want > tok_cap then want = tok_cap end
 
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-
 local function amount(member)
   return tonumber(string.match(member, ':(%d+)$') or '0')
 end
+
+-- The running sum of the tokens zset keeps each call O(log n): it changes only in these scripts,
+-- in the same atomic step as the zset, and is rebuilt whenever it is missing.
+local sum = tonumber(redis.call('GET', KEYS[5]) or '-1')
+if sum < 0 then
+  sum = 0
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do sum = sum + amount(m) end
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do sum = sum - amount(m) end
+if sum < 0 then sum = 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+-- A zset that expired whole took its members with it: the sum cannot outlive them.
+if redis.call('ZCARD', KEYS[2]) == 0 then sum = 0 end
 
 local wait = 0
 local used_req = redis.call('ZCARD', KEYS[1])
@@ -36,10 +47,9 @@ if req_cap > 0 and used_req >= req_cap then
   local e = redis.call('ZRANGE', KEYS[1], used_req - req_cap, used_req - req_cap, 'WITHSCORES')
   if e[2] then wait = math.max(wait, tonumber(e[2]) - now) end
 end
-local toks = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-local used_tok = 0
-for i = 1, #toks, 2 do used_tok = used_tok + amount(toks[i]) end
+local used_tok = sum
 if tok_cap > 0 and used_tok + want > tok_cap then
+  local toks = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
   local left = used_tok
   for i = 1, #toks, 2 do
     left = left - amount(toks[i])
@@ -67,7 +77,9 @@ if observed > 0 then
 end
 
 local holders = redis.call('ZCARD', KEYS[4])
+local ttl = math.floor(window / 1000) + 1000
 if wait > 0 then
+  redis.call('SET', KEYS[5], sum, 'PX', ttl)
   return {0, wait, used_req, used_tok, holders, req_cap, tok_cap}
 end
 local ends = now + window
@@ -75,7 +87,7 @@ redis.call('ZADD', KEYS[1], ends, ARGV[5])
 redis.call('ZADD', KEYS[2], ends, ARGV[5] .. ':' .. want)
 redis.call('ZADD', KEYS[4], 'GT', ends, ARGV[6])
 -- Keys outlive their newest lease by a little and no more: a budget nobody uses leaves nothing.
-local ttl = math.floor(window / 1000) + 1000
+redis.call('SET', KEYS[5], sum + want, 'PX', ttl)
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('PEXPIRE', KEYS[4], ttl)
