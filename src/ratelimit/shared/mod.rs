@@ -247,7 +247,9 @@ impl SharedBudget {
         cancel: bool,
     ) -> Result<(), StoreDown> {
         let mut call = self.settle.prepare_invoke();
-        call.key(&self.keys[0]).key(&self.keys[1]).key(&self.keys[4]);
+        call.key(&self.keys[0])
+            .key(&self.keys[1])
+            .key(&self.keys[4]);
         call.arg(&lease.id)
             .arg(lease.tokens)
             .arg(actual)
