@@ -173,6 +173,7 @@ fn limits(used: u32, waiting: usize, next_free: Option<Duration>) -> Vec<Option<
             waiting: 0,
             retries_in_flight: 0,
             window: Duration::from_secs(60),
+            shared: None,
         };
     let mut openai = snap(Some(500), Some(200_000), used);
     openai.server = ServerView {

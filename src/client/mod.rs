@@ -70,10 +70,7 @@ impl Client {
     pub fn new(provider: &ProviderConfig) -> Result<Self, String> {
         let key = provider.resolve_key()?;
         let http = http_client(provider)?;
-        let limiter = Limiter::new(
-            LimiterConfig::per_minute(provider.requests_per_minute, provider.tokens_per_minute)
-                .with_safety_margin(),
-        );
+        let limiter = limiter_for(provider, key.as_ref())?;
         Ok(Self {
             name: provider.name.clone(),
             model: provider.model.clone(),
@@ -132,22 +129,30 @@ impl Client {
             }
             while !run.is_finished() {
                 let permit = {
-                    let fut = this.limiter.acquire(run.estimate);
+                    let fut = this.limiter.acquire_checked(run.estimate);
                     futures::pin_mut!(fut);
                     match futures::FutureExt::now_or_never(&mut fut) {
-                        Some(permit) => permit,
+                        Some(Ok(permit)) => permit,
+                        Some(Err(store)) => {
+                            run.fail(&this, store_down(store));
+                            break;
+                        }
                         None => {
                             yield ClientEvent::Queued;
                             let waiting = tokio::time::Instant::now();
                             // Before a retry the first-token deadline is running: a limiter
                             // wait (server-reported resets included) cannot outlast it.
                             let permit = match run.first_token_deadline {
-                                Some((at, within)) => tokio::time::timeout_at(at, fut).await.ok().ok_or(within),
+                                Some((at, within)) => tokio::time::timeout_at(at, fut).await.map_err(|_| within),
                                 None => Ok(fut.await),
                             };
                             run.timer.add_queue(waiting.elapsed());
                             match permit {
-                                Ok(permit) => permit,
+                                Ok(Ok(permit)) => permit,
+                                Ok(Err(store)) => {
+                                    run.fail(&this, store_down(store));
+                                    break;
+                                }
                                 Err(within) => {
                                     let mut e = reader::first_token_timeout(within);
                                     e.not_retried = Some("the rate limit would keep the retry queued past the deadline".to_owned());
@@ -228,6 +233,35 @@ impl Client {
         }
         outcome.unwrap_or_default()
     }
+}
+
+/// The provider's limiter: in this process, or in the `[limits] store` under its budget name.
+fn limiter_for(
+    provider: &ProviderConfig,
+    key: Option<&secrecy::SecretString>,
+) -> Result<Limiter, String> {
+    let cfg = LimiterConfig {
+        window: provider.rate.window,
+        ..LimiterConfig::per_minute(provider.requests_per_minute, provider.tokens_per_minute)
+    }
+    .with_safety_margin();
+    let Some(url) = &provider.rate.store else {
+        return Ok(Limiter::new(cfg));
+    };
+    let name =
+        crate::ratelimit::shared::budget_name(provider.budget.as_deref(), key, &provider.base_url);
+    let shared =
+        crate::ratelimit::SharedBudget::new(url, &name, cfg.window, provider.rate.on_store_error)
+            .map_err(|e| format!("{}: {e}", provider.name))?;
+    Ok(Limiter::shared(cfg, shared))
+}
+
+/// A shared budget's store is down and the config says to fail rather than overshoot.
+fn store_down(sentence: String) -> ApiError {
+    let mut e = ApiError::new(ErrorKind::Connection, sentence);
+    e.retriable = false;
+    e.not_retried = Some("on_store_error = \"fail\"".to_owned());
+    e
 }
 
 /// reqwest with connect and idle-read timeouts (never a total deadline, which would cut long

@@ -59,6 +59,10 @@ pub struct ProviderConfig {
     pub limits: Limits,
     /// Reasoning controls, `extra_body` and `extra_headers`.
     pub extras: RequestExtras,
+    /// `budget = "name"`: every process naming it (on the same store) shares one rate budget.
+    pub budget: Option<String>,
+    /// The `[limits]` table, copied in by [`load`] so a client needs only its provider.
+    pub rate: LimitsConfig,
 }
 
 impl ProviderConfig {
@@ -86,6 +90,8 @@ impl ProviderConfig {
             key_cmd_timeout: Duration::from_secs(10),
             limits: Limits::default(),
             extras: RequestExtras::default(),
+            budget: None,
+            rate: LimitsConfig::default(),
         }
     }
 
@@ -109,6 +115,8 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Per-model prices from `[prices."MODEL"]`.
     pub prices: Prices,
+    /// The `[limits]` table, with `PADDOCK_LIMITS_STORE` applied by [`load`].
+    pub limits: LimitsConfig,
     /// Things worth telling the user that do not stop paddock (one sentence each), e.g. an inline
     /// key in a file others can read. Headless commands print them to stderr.
     pub warnings: Vec<String>,
@@ -127,6 +135,48 @@ impl Config {
     pub fn names(&self) -> Vec<&str> {
         self.providers.iter().map(|p| p.name.as_str()).collect()
     }
+}
+
+/// What to do when the shared budget's store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStoreError {
+    /// Say so once, then limit this process alone until the store is back.
+    #[default]
+    Local,
+    /// Say so, and fail requests rather than risk overshooting a shared budget.
+    Fail,
+}
+
+/// The `[limits]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConfig {
+    /// `redis://host:port/db`; `None` keeps every budget in this process.
+    pub store: Option<String>,
+    pub on_store_error: OnStoreError,
+    /// The rolling window of `requests_per_minute` / `tokens_per_minute`: 60 s, shorter only in
+    /// tests and demos against `paddock mock` (whose `window_secs` must match).
+    pub window: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            store: None,
+            on_store_error: OnStoreError::Local,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A store URL paddock can use, or one sentence saying what is wrong (never echoing a password).
+pub fn check_store_url(url: &str) -> Result<String, String> {
+    let ok = url.starts_with("redis://") || url.starts_with("rediss://");
+    if !ok || url.len() > 2048 {
+        return Err(
+            "limits.store must be a redis:// URL such as \"redis://127.0.0.1:6379/0\".".to_owned(),
+        );
+    }
+    Ok(url.to_owned())
 }
 
 /// The platform config path, e.g. `~/.config/paddock/config.toml`.
@@ -150,6 +200,17 @@ pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
             builtin.builtin = true;
             config.providers.push(builtin);
         }
+    }
+    // The environment wins over the file, so one shell can join a team budget without editing it.
+    if let Some(url) = std::env::var("PADDOCK_LIMITS_STORE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        let url = check_store_url(url.trim()).map_err(|e| format!("PADDOCK_LIMITS_STORE: {e}"))?;
+        config.limits.store = Some(url);
+    }
+    for p in &mut config.providers {
+        p.rate = config.limits.clone();
     }
     Ok(config)
 }

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::keys::inline_key_warning;
 use super::suggest::did_you_mean;
-use super::{Config, KeySource, Price, Prices, ProviderConfig};
+use super::{Config, KeySource, LimitsConfig, OnStoreError, Price, Prices, ProviderConfig};
 use crate::provider::{MaxTokensField, Protocol};
 
 #[derive(Deserialize)]
@@ -20,6 +20,16 @@ struct RawConfig {
     provider: Vec<RawProvider>,
     #[serde(default)]
     prices: BTreeMap<String, Price>,
+    limits: Option<RawLimits>,
+}
+
+/// `[limits]`: where rate budgets live and what to do when that store is unreachable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    store: Option<Spanned<String>>,
+    on_store_error: Option<Spanned<String>>,
+    window_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +60,7 @@ struct RawProvider {
     thinking: Option<Spanned<RawThinking>>,
     extra_body: Option<Spanned<toml::Table>>,
     extra_headers: Option<Spanned<BTreeMap<String, String>>>,
+    budget: Option<Spanned<String>>,
 }
 
 /// Parse a config file. Errors name the file and say what to fix; warnings (an inline key in a
@@ -109,9 +120,14 @@ pub fn parse_str(text: &str) -> Result<Config, String> {
             ));
         }
     }
+    let limits = match raw.limits {
+        Some(l) => limits(l, text)?,
+        None => LimitsConfig::default(),
+    };
     Ok(Config {
         providers,
         prices: Prices(raw.prices),
+        limits,
         ..Config::default()
     })
 }
@@ -223,6 +239,17 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     cfg.requests_per_minute = p.requests_per_minute.filter(|&n| n > 0);
     cfg.tokens_per_minute = p.tokens_per_minute.filter(|&n| n > 0);
     cfg.max_retries = p.max_retries.unwrap_or(cfg.max_retries);
+    if let Some(budget) = p.budget {
+        let at = line_of(text, budget.span().start);
+        let budget = budget.into_inner();
+        if !valid_budget_name(&budget) {
+            return Err(format!(
+                "line {at}: provider \"{name}\": budget \"{}\" must be 1 to 64 letters, digits, '-', '_' or '.'.",
+                crate::sanitize::clean_line(&budget)
+            ));
+        }
+        cfg.budget = Some(budget);
+    }
     let number = Numbers { name, text };
     cfg.temperature = number.temperature(p.kind, p.temperature)?;
     cfg.max_tokens = p.max_tokens;
@@ -456,4 +483,49 @@ impl Numbers<'_> {
         }
         Ok(Some(t))
     }
+}
+
+/// Budget names become part of Redis key names, so they stay short and plain.
+fn valid_budget_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Rolling windows shorter than this are a typo; longer than a day is not a rate limit.
+const WINDOW_SECS: std::ops::RangeInclusive<f64> = 0.1..=86_400.0;
+
+fn limits(raw: RawLimits, text: &str) -> Result<LimitsConfig, String> {
+    let mut out = LimitsConfig::default();
+    if let Some(store) = raw.store {
+        let at = line_of(text, store.span().start);
+        let url = store.into_inner();
+        out.store = Some(super::check_store_url(&url).map_err(|e| format!("line {at}: {e}"))?);
+    }
+    if let Some(policy) = raw.on_store_error {
+        let at = line_of(text, policy.span().start);
+        out.on_store_error = match policy.get_ref().as_str() {
+            "local" => OnStoreError::Local,
+            "fail" => OnStoreError::Fail,
+            other => {
+                return Err(format!(
+                    "line {at}: limits.on_store_error = \"{}\" must be \"local\" or \"fail\".",
+                    crate::sanitize::clean_line(other)
+                ))
+            }
+        };
+    }
+    if let Some(secs) = raw.window_secs {
+        let at = line_of(text, secs.span().start);
+        let v = *secs.get_ref();
+        if !(v.is_finite() && WINDOW_SECS.contains(&v)) {
+            return Err(format!(
+                "line {at}: limits.window_secs = {} is out of range; use a number of seconds from 0.1 to 86400.",
+                crate::checked::short_number(v)
+            ));
+        }
+        out.window = Duration::from_secs_f64(v);
+    }
+    Ok(out)
 }

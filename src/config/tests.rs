@@ -131,7 +131,7 @@ fn config_errors_are_pinned() {
              api_key_env, api_key_cmd, api_key, requests_per_minute, tokens_per_minute, max_retries, \
              temperature, max_tokens, max_tokens_field, system, connect_timeout_secs, read_timeout_secs, first_token_timeout_secs, api_key_cmd_timeout_secs, \
              max_event_bytes, max_body_bytes, max_answer_bytes, reasoning_effort, thinking, \
-             extra_body, extra_headers \
+             extra_body, extra_headers, budget \
              (see config.example.toml).",
         ),
         (
@@ -283,4 +283,46 @@ fn responses_and_gemini_kinds_get_their_vendor_defaults() {
     assert_eq!(g.protocol, Protocol::Gemini);
     assert_eq!(g.base_url, "https://generativelanguage.googleapis.com");
     assert_eq!(g.extras.thinking_budget, Some(512));
+}
+
+#[test]
+fn limits_and_budgets_parse_and_their_mistakes_are_one_sentence() {
+    let ok = r#"
+[limits]
+store = "redis://127.0.0.1:6379/0"
+on_store_error = "fail"
+window_secs = 3
+
+[[provider]]
+name = "o"
+kind = "openai"
+model = "m"
+budget = "team-openai"
+"#;
+    let c = parse_str(ok).unwrap();
+    assert_eq!(c.limits.store.as_deref(), Some("redis://127.0.0.1:6379/0"));
+    assert_eq!(c.limits.on_store_error, OnStoreError::Fail);
+    assert_eq!(c.limits.window, Duration::from_secs(3));
+    assert_eq!(c.providers[0].budget.as_deref(), Some("team-openai"));
+    assert_eq!(parse_str("").unwrap().limits, LimitsConfig::default());
+
+    let err = |text: &str| parse_str(text).unwrap_err();
+    assert_eq!(
+        err("[limits]\nstore = \"http://x\"\n"),
+        "line 2: limits.store must be a redis:// URL such as \"redis://127.0.0.1:6379/0\"."
+    );
+    assert_eq!(
+        err("[limits]\non_store_error = \"retry\"\n"),
+        "line 2: limits.on_store_error = \"retry\" must be \"local\" or \"fail\"."
+    );
+    assert_eq!(
+        err("[limits]\nwindow_secs = 0\n"),
+        "line 2: limits.window_secs = 0 is out of range; use a number of seconds from 0.1 to 86400."
+    );
+    let bad_budget =
+        "[[provider]]\nname = \"o\"\nkind = \"openai\"\nmodel = \"m\"\nbudget = \"a b\"\n";
+    assert_eq!(
+        err(bad_budget),
+        "line 5: provider \"o\": budget \"a b\" must be 1 to 64 letters, digits, '-', '_' or '.'."
+    );
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{LimiterConfig, LimiterSnapshot, ReservationId, Window};
+use super::shared::{Lease, Reserve, SharedBudget, StoreState, MAX_POLL};
+use super::{LimiterConfig, LimiterSnapshot, ReservationId, SharedView, Window};
 use crate::provider::RateLimitHeaders;
 
 /// The async, shareable limiter of one provider. Clones share the same budget.
@@ -19,6 +20,9 @@ pub struct Limiter {
 #[derive(Debug)]
 struct Inner {
     state: Mutex<State>,
+    /// The shared store's budget, when one is configured; the window then records this
+    /// process's part and takes over only while the store is down.
+    shared: Option<Arc<SharedBudget>>,
 }
 
 #[derive(Debug)]
@@ -72,6 +76,26 @@ impl Inner {
             wake: Arc::clone(&wake),
         });
         (ticket, wake)
+    }
+
+    fn is_head(&self, ticket: u64) -> bool {
+        self.lock().queue.front().map(|w| w.ticket) == Some(ticket)
+    }
+
+    /// The head's caps and clamped estimate, for the shared script.
+    fn caps(&self, tokens: u64) -> (Option<u64>, Option<u64>, u64) {
+        let state = self.lock();
+        let (r, t) = state.window.caps();
+        (r, t, state.window.clamp(tokens))
+    }
+
+    /// The store admitted the head: note it locally and let the next caller go.
+    fn served_shared(&self, tokens: u64) -> ReservationId {
+        let mut state = self.lock();
+        let id = state.window.record(Instant::now(), tokens);
+        state.queue.pop_front();
+        state.wake_head();
+        id
     }
 
     fn take_turn(&self, ticket: u64, tokens: u64) -> Turn {
@@ -132,8 +156,18 @@ impl Limiter {
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
+                shared: None,
             }),
         }
+    }
+
+    /// A limiter whose budget lives in a shared store; `cfg` gives the caps every sharer uses.
+    pub fn shared(cfg: LimiterConfig, shared: Arc<SharedBudget>) -> Self {
+        let mut limiter = Self::new(cfg);
+        if let Some(inner) = Arc::get_mut(&mut limiter.inner) {
+            inner.shared = Some(shared);
+        }
+        limiter
     }
 
     /// No client-side limits; server headers still gate it and the snapshot still counts.
@@ -146,6 +180,34 @@ impl Limiter {
     /// Cancel-safe: dropping the future while it waits removes it from the queue at once and
     /// lets the next caller go; nothing is reserved until the moment it returns.
     pub async fn acquire(&self, estimated_tokens: u64) -> Permit {
+        match self.reserve(estimated_tokens, false).await {
+            Ok(permit) => permit,
+            // Unreachable with `fail_allowed` false; the local window is the safe answer.
+            Err(_) => self.reserve_local_now(estimated_tokens),
+        }
+    }
+
+    /// [`acquire`](Self::acquire), but a shared store that is down with `on_store_error =
+    /// "fail"` is an error (one sentence) instead of a local reservation.
+    pub async fn acquire_checked(&self, estimated_tokens: u64) -> Result<Permit, String> {
+        self.reserve(estimated_tokens, true).await
+    }
+
+    fn reserve_local_now(&self, tokens: u64) -> Permit {
+        let id = self.inner.lock().window.record(Instant::now(), tokens);
+        self.permit(id, None, Duration::ZERO)
+    }
+
+    fn permit(&self, id: ReservationId, lease: Option<Lease>, waited: Duration) -> Permit {
+        Permit {
+            inner: Arc::clone(&self.inner),
+            id: Some(id),
+            lease,
+            waited,
+        }
+    }
+
+    async fn reserve(&self, estimated_tokens: u64, fail_allowed: bool) -> Result<Permit, String> {
         let started = Instant::now();
         let (ticket, wake) = self.inner.enqueue(estimated_tokens);
         let mut place = Place {
@@ -154,14 +216,39 @@ impl Limiter {
             served: false,
         };
         loop {
+            if let Some(shared) = &self.inner.shared {
+                if self.inner.is_head(ticket) && shared.should_try(Instant::now()) {
+                    let (requests, tokens, clamped) = self.inner.caps(estimated_tokens);
+                    match shared.try_reserve(requests, tokens, clamped).await {
+                        Ok(Reserve::Granted(lease)) => {
+                            let id = self.inner.served_shared(lease.tokens());
+                            place.served = true;
+                            return Ok(self.permit(id, Some(lease), started.elapsed()));
+                        }
+                        Ok(Reserve::Wait(wait)) => {
+                            // Bounded: others may settle below their estimates meanwhile.
+                            tokio::select! {
+                                () = tokio::time::sleep(wait.min(MAX_POLL)) => {}
+                                () = wake.notified() => {}
+                            }
+                            continue;
+                        }
+                        Err(down) if fail_allowed && shared.state() == StoreState::Failing => {
+                            return Err(down.0);
+                        }
+                        Err(_) => {} // local fallback: the window below decides
+                    }
+                } else if fail_allowed && shared.state() == StoreState::Failing {
+                    return Err(format!(
+                        "shared rate budget \"{}\": the store is unreachable and on_store_error = \"fail\".",
+                        shared.name()
+                    ));
+                }
+            }
             match self.inner.take_turn(ticket, estimated_tokens) {
                 Turn::Served(id) => {
                     place.served = true;
-                    return Permit {
-                        inner: Arc::clone(&self.inner),
-                        id: Some(id),
-                        waited: started.elapsed(),
-                    };
+                    return Ok(self.permit(id, None, started.elapsed()));
                 }
                 Turn::Behind => wake.notified().await,
                 Turn::Head(wait) => {
@@ -170,7 +257,13 @@ impl Limiter {
                         "rate limiter: waiting for room"
                     );
                     // Sleep until the window frees room, unless settle/observe/a departure
-                    // changes the picture first; either way, look again.
+                    // changes the picture first; either way, look again. With a store that is
+                    // down, look again soon enough to notice it is back.
+                    let wait = if self.inner.shared.is_some() {
+                        wait.min(Duration::from_secs(1))
+                    } else {
+                        wait
+                    };
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = wake.notified() => {}
@@ -195,6 +288,9 @@ impl Limiter {
     ) {
         if !headers.is_empty() {
             self.inner.update(|w| w.observe(now, sys_now, headers));
+            if let Some(shared) = &self.inner.shared {
+                shared.observe(headers);
+            }
         }
     }
 
@@ -204,6 +300,10 @@ impl Limiter {
         let mut snap = state.window.snapshot(Instant::now(), next_tokens);
         snap.waiting = state.queue.len();
         snap.retries_in_flight = state.retries_in_flight;
+        snap.shared = self.inner.shared.as_ref().map(|s| SharedView {
+            state: s.state(),
+            fleet: s.fleet(),
+        });
         snap
     }
 
@@ -227,6 +327,8 @@ impl Limiter {
 pub struct Permit {
     inner: Arc<Inner>,
     id: Option<ReservationId>,
+    /// The shared store's lease, when the store admitted this request.
+    lease: Option<Lease>,
     waited: Duration,
 }
 
@@ -236,12 +338,18 @@ impl Permit {
         if let Some(id) = self.id.take() {
             self.inner.update(|w| w.settle(id, actual_tokens));
         }
+        if let (Some(lease), Some(shared)) = (self.lease.take(), &self.inner.shared) {
+            shared.settle(lease, actual_tokens);
+        }
     }
 
     /// Undo the reservation entirely: the request never reached the server (e.g. connect failed).
     pub fn cancel(mut self) {
         if let Some(id) = self.id.take() {
             self.inner.update(|w| w.cancel(id));
+        }
+        if let (Some(lease), Some(shared)) = (self.lease.take(), &self.inner.shared) {
+            shared.cancel(lease);
         }
     }
 
@@ -255,6 +363,9 @@ impl Drop for Permit {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
             self.inner.update(|w| w.release(id));
+        }
+        if let (Some(lease), Some(shared)) = (self.lease.take(), &self.inner.shared) {
+            shared.settle(lease, 0);
         }
     }
 }

@@ -8,6 +8,8 @@
 
 mod budget;
 mod limiter;
+pub mod notice;
+pub mod shared;
 mod snapshot;
 mod window;
 
@@ -17,7 +19,8 @@ mod tests;
 use std::time::Duration;
 
 pub use limiter::{Limiter, Permit, RetryGuard};
-pub use snapshot::{LimiterSnapshot, ServerLimit, ServerView};
+pub use shared::{FleetView, SharedBudget, StoreState};
+pub use snapshot::{LimiterSnapshot, ServerLimit, ServerView, SharedView};
 pub use window::{ReservationId, Window};
 
 /// Client-side limits for one provider. `None` means no limit of that kind.

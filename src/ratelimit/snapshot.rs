@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::shared::{FleetView, StoreState};
+
 /// The server's last word on one budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerLimit {
@@ -36,4 +38,13 @@ pub struct LimiterSnapshot {
     /// Requests sleeping before a retry (see [`Limiter::retry_in_flight`](super::Limiter::retry_in_flight)).
     pub retries_in_flight: usize,
     pub window: Duration,
+    /// Set when the budget is shared through a store: the whole fleet's use of it.
+    pub shared: Option<SharedView>,
+}
+
+/// A shared budget as the whole fleet uses it; the other fields of the snapshot are this process's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedView {
+    pub state: StoreState,
+    pub fleet: FleetView,
 }

@@ -394,6 +394,7 @@ async fn snapshot_reports_every_field() {
         waiting: 0,
         retries_in_flight: 1,
         window: secs(60),
+        shared: None,
     };
     assert_eq!(snap, want);
 
@@ -430,4 +431,36 @@ async fn snapshot_reports_every_field() {
         (snap.requests_used, snap.tokens_used, snap.waiting),
         (3, 750, 0)
     );
+}
+
+/// A shared store nobody listens on: `local` reserves here at once (told once), `fail` refuses
+/// in one sentence; neither waits past the connect timeout.
+#[tokio::test]
+async fn an_unreachable_store_falls_back_or_fails_without_hanging() {
+    use crate::config::OnStoreError;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let cfg = LimiterConfig::per_minute(Some(2), None);
+    let local = SharedBudget::new(&url, "t", cfg.window, OnStoreError::Local).unwrap();
+    let limiter = Limiter::shared(cfg, Arc::clone(&local));
+    let started = std::time::Instant::now();
+    let permit = limiter.acquire_checked(10).await.unwrap();
+    assert_eq!(local.state(), StoreState::LocalFallback);
+    permit.settle(5);
+    let _second = limiter.acquire_checked(10).await.unwrap();
+    // The local window still holds the configured limit while the store is away.
+    assert_eq!(limiter.snapshot().requests_used, 2);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+
+    let fail = SharedBudget::new(&url, "t", cfg.window, OnStoreError::Fail).unwrap();
+    let limiter = Limiter::shared(cfg, fail);
+    let err = limiter.acquire_checked(10).await.unwrap_err();
+    assert!(
+        err.contains("is unreachable") && err.contains("\"fail\""),
+        "{err}"
+    );
+    assert!(!err.contains('@'), "{err}");
 }

@@ -100,6 +100,27 @@ impl Window {
         Ok(id)
     }
 
+    /// Record a reservation the shared store already admitted: this window then knows this
+    /// process's own spending (for the status bar, and as the start of a local fallback).
+    pub fn record(&mut self, now: Instant, tokens: u64) -> ReservationId {
+        self.prune(now);
+        let id = ReservationId(self.next_id);
+        self.next_id += 1;
+        self.entries.push_back(Reservation {
+            id,
+            at: now,
+            tokens,
+        });
+        self.server_requests.spend(id, 1);
+        self.server_tokens.spend(id, tokens);
+        id
+    }
+
+    /// The binding request and token caps (config or advertised, the tighter).
+    pub fn caps(&self) -> (Option<u64>, Option<u64>) {
+        (self.requests_cap(), self.tokens_cap())
+    }
+
     /// How long until a request of `estimated` tokens fits; `None` if it fits now.
     /// The answer holds only if nothing else changes meanwhile; callers re-ask when woken.
     pub fn wait_time(&mut self, now: Instant, estimated: u64) -> Option<Duration> {
@@ -183,6 +204,7 @@ impl Window {
             waiting: 0,
             retries_in_flight: 0,
             window: self.length,
+            shared: None,
         }
     }
 

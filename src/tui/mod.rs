@@ -67,6 +67,8 @@ pub async fn run(mut providers: Vec<ProviderConfig>, options: Options) -> anyhow
         );
         providers.truncate(MAX_PANES);
     }
+    // The TUI owns the terminal: a shared store's notices go to the notice line, not stderr.
+    crate::ratelimit::notice::hold();
     let built: Vec<Result<Client, String>> = providers.iter().map(Client::new).collect();
     let unavailable = built.iter().map(|c| c.as_ref().err().cloned()).collect();
     let clients = built.into_iter().map(Result::ok).collect();

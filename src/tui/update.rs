@@ -196,6 +196,11 @@ fn on_limits(app: &mut App, limits: Vec<Option<LimiterSnapshot>>) {
         app.dirty = true;
     }
     app.limits = limits;
+    // A shared budget's store lost or back: said once each time, on the notice line.
+    if let Some(last) = crate::ratelimit::notice::take().pop() {
+        app.notice = Some(last);
+        app.dirty = true;
+    }
 }
 
 /// Re-wrap what changed, at each visible pane's current width.

@@ -112,6 +112,11 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
             request,
         });
     }
+    // Kept to report what each shared budget did fleet-wide, after this process's own numbers.
+    let limiters: Vec<_> = targets
+        .iter()
+        .map(|t| (t.client.name().to_owned(), t.client.limiter().clone()))
+        .collect();
     // What each provider's answers cost, summed as they finish.
     let mut costs: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
     let status = Arc::new(StatusLine::stderr());
@@ -157,6 +162,11 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
     }
     status.clear();
     print!("{}", render_table(&report));
+    for (name, limiter) in &limiters {
+        if let Some(line) = shared_line(name, &limiter.snapshot()) {
+            println!("{line}");
+        }
+    }
     if let (Some(path), Some(format)) = (&args.out, format) {
         write_out(path, format, &report)?;
     }
@@ -174,6 +184,25 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
             code: EXIT_FAILED,
         })
     }
+}
+
+/// `lim: shared budget, whole fleet now: 12/12 requests, 130/∞ tokens in the window, 3 processes holding leases`
+fn shared_line(name: &str, snap: &crate::ratelimit::LimiterSnapshot) -> Option<String> {
+    use crate::ratelimit::StoreState;
+    let view = snap.shared?;
+    let f = view.fleet;
+    let cap = |n: Option<u64>| n.map_or("∞".to_owned(), |n| n.to_string());
+    Some(match view.state {
+        StoreState::Shared => format!(
+            "{name}: shared budget, whole fleet now: {}/{} requests, {}/{} tokens in the window, {} processes holding leases (the table above is this process alone).",
+            f.requests_used,
+            cap(f.requests_limit),
+            f.tokens_used,
+            cap(f.tokens_limit),
+            f.holders
+        ),
+        _ => format!("{name}: the shared budget's store was lost; this process limited itself alone."),
+    })
 }
 
 /// Write the report to `--out` in the format its extension named.

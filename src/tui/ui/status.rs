@@ -65,6 +65,7 @@ fn row(pane: &Pane, snap: Option<&LimiterSnapshot>, name_w: usize, width: usize)
                 s.server.tokens,
             ));
             segments.extend(queue(s));
+            segments.extend(shared(s));
         }
         None => segments.push(vec![Span::styled(
             "no client ",
@@ -153,6 +154,33 @@ fn server(s: &LimiterSnapshot, answered: bool) -> String {
         req.unwrap_or_default(),
         tok.unwrap_or_default()
     )
+}
+
+/// A shared budget: the fleet's use of it, how many processes hold leases, or that it is lost.
+fn shared(s: &LimiterSnapshot) -> Option<Vec<Span<'static>>> {
+    use crate::ratelimit::StoreState;
+    let view = s.shared?;
+    let f = view.fleet;
+    let text = match view.state {
+        StoreState::Shared => {
+            let cap = |n: Option<u64>| n.map_or("∞".to_owned(), count);
+            let next = f
+                .next_free_in
+                .map(|d| format!(", next in {}", dur(d)))
+                .unwrap_or_default();
+            format!(
+                "│ shared ×{}: req {}/{} tok {}/{}{next} ",
+                f.holders,
+                count(f.requests_used),
+                cap(f.requests_limit),
+                count(f.tokens_used),
+                cap(f.tokens_limit)
+            )
+        }
+        StoreState::LocalFallback => "│ shared store lost: this process alone ".to_owned(),
+        StoreState::Failing => "│ shared store lost: failing ".to_owned(),
+    };
+    Some(vec![Span::styled(text, Style::new().fg(Color::Cyan))])
 }
 
 fn queue(s: &LimiterSnapshot) -> Vec<Vec<Span<'static>>> {
