@@ -204,3 +204,60 @@ fn queue(s: &LimiterSnapshot) -> Vec<Vec<Span<'static>>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ratelimit::{FleetView, ServerView, SharedView, StoreState};
+
+    fn snapshot(shared: Option<SharedView>) -> LimiterSnapshot {
+        LimiterSnapshot {
+            requests_used: 2,
+            requests_limit: Some(12),
+            tokens_used: 800,
+            tokens_limit: None,
+            server: ServerView::default(),
+            next_free_in: None,
+            waiting: 0,
+            retries_in_flight: 0,
+            window: Duration::from_secs(60),
+            shared,
+        }
+    }
+
+    fn text(spans: Option<Vec<Span<'static>>>) -> Option<String> {
+        spans.map(|s| s.iter().map(|span| span.content.as_ref()).collect())
+    }
+
+    #[test]
+    fn a_shared_budget_shows_the_fleet_and_a_lost_store_says_so() {
+        assert_eq!(
+            text(shared(&snapshot(None))),
+            None,
+            "a local budget adds nothing"
+        );
+        let fleet = FleetView {
+            requests_used: 11,
+            tokens_used: 4_200,
+            requests_limit: Some(12),
+            tokens_limit: None,
+            holders: 3,
+            next_free_in: Some(Duration::from_millis(1500)),
+        };
+        let view = |state| Some(SharedView { state, fleet });
+        assert_eq!(
+            text(shared(&snapshot(view(StoreState::Shared)))).as_deref(),
+            Some("│ shared ×3: req 11/12 tok 4200/∞, next in 1.50s ")
+        );
+        assert_eq!(
+            text(shared(&snapshot(view(StoreState::LocalFallback)))).as_deref(),
+            Some("│ shared store lost: this process alone ")
+        );
+        assert_eq!(
+            text(shared(&snapshot(view(StoreState::Failing)))).as_deref(),
+            Some("│ shared store lost: failing ")
+        );
+    }
+}
