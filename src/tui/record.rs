@@ -70,12 +70,15 @@ pub fn finish(app: &mut App, pane: PaneId, outcome: &Outcome, cost: Option<f64>)
 
 /// These panes' answers were cancelled: complete, kept with the text so far, never replayed as
 /// history (an error marks them as not succeeded).
+/// The times it ran are kept (until the cancel, its TTFT if a token came, its queue), so a resumed
+/// session shows how long it ran, not `0ms`.
 pub fn cancelled(app: &mut App, panes: &[PaneId]) -> Option<Command> {
-    let names: Vec<String> = panes
+    let ran: Vec<(String, CancelledTimes)> = panes
         .iter()
-        .filter_map(|&p| app.panes.get(p).map(|p| p.info.name.clone()))
+        .filter_map(|&p| app.panes.get(p))
+        .map(|p| (p.info.name.clone(), CancelledTimes::of(p.turns.last())))
         .collect();
-    for name in &names {
+    for (name, times) in &ran {
         let open = app
             .session
             .providers
@@ -86,9 +89,38 @@ pub fn cancelled(app: &mut App, panes: &[PaneId]) -> Option<Command> {
         if let Some(turn) = open {
             turn.complete = true;
             turn.metrics.error = Some(CANCELLED.to_owned());
+            let m = &mut turn.metrics;
+            m.latency_ms = m.latency_ms.or(times.latency_ms);
+            m.ttft_ms = m.ttft_ms.or(times.ttft_ms);
+            m.queue_ms = m.queue_ms.or(times.queue_ms);
         }
     }
-    (!names.is_empty()).then(|| save(app, false))
+    (!ran.is_empty()).then(|| save(app, false))
+}
+
+/// What a cancelled turn's clocks said when it stopped, in the session's milliseconds. Latency,
+/// like an outcome's, counts from when the request was sent; the limiter wait is the queue.
+#[derive(Default)]
+struct CancelledTimes {
+    latency_ms: Option<f64>,
+    ttft_ms: Option<f64>,
+    queue_ms: Option<f64>,
+}
+
+impl CancelledTimes {
+    fn of(turn: Option<&super::pane::Turn>) -> Self {
+        let Some(t) = turn else {
+            return Self::default();
+        };
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        let ended = t.ended.unwrap_or(t.started);
+        let sent = t.sent.unwrap_or(t.started);
+        Self {
+            latency_ms: Some(ms(ended.saturating_duration_since(sent))),
+            ttft_ms: t.ttft().map(ms),
+            queue_ms: Some(ms(sent.saturating_duration_since(t.started))).filter(|q| *q > 0.0),
+        }
+    }
 }
 
 /// The error a cancelled turn is saved with.

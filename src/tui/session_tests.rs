@@ -100,8 +100,9 @@ fn cancel_and_quit_save_the_text_so_far_marked_cancelled() {
         ids[0].0,
         ids[0].1,
         ClientEvent::Delta("par".into()),
-        t0,
+        t0 + Duration::from_millis(300),
     );
+    app.now = t0 + Duration::from_millis(1200);
     let commands = key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
     let saved = saves(&commands);
     assert_eq!(saved.len(), 1);
@@ -109,7 +110,13 @@ fn cancel_and_quit_save_the_text_so_far_marked_cancelled() {
         let t = &p.turns[0];
         assert!(t.complete && !t.succeeded());
         assert_eq!(t.metrics.error.as_deref(), Some("cancelled"));
+        // How long it ran is kept, so a resumed session does not show 0ms.
+        let latency = t.metrics.latency_ms.expect("latency of a cancelled turn");
+        assert!((latency - 1200.0).abs() < 1.0, "{latency}");
     }
+    let ttft = saved[0].providers[0].turns[0].metrics.ttft_ms;
+    assert!(ttft.is_some_and(|ms| (ms - 300.0).abs() < 1.0), "{ttft:?}");
+    assert_eq!(saved[0].providers[1].turns[0].metrics.ttft_ms, None);
     assert_eq!(saved[0].providers[0].turns[0].answer, "par");
 
     // Quitting mid-answer: cancelled, saved, then quit.
