@@ -450,3 +450,53 @@ fn a_reasoning_model_thinking_then_folded() {
         insta::assert_snapshot!(format!("thinking_{w}x{h}"), thinking(w, h));
     }
 }
+
+/// A model that thought: the results table gains its thinking tokens and time to the first
+/// answer token, and "out" counts every generated token (Gemini counts thoughts apart).
+#[test]
+fn the_results_table_shows_thinking_when_a_model_thought() {
+    let mut r = Race::new(160, 45);
+    r.submit("q");
+    r.finish(0, OPENAI_ANSWER, 152, 1_480, 0);
+    let thought = Outcome {
+        content: "Paris.".into(),
+        finish_reason: Some("STOP".into()),
+        usage: Usage {
+            input_tokens: Some(14),
+            output_tokens: Some(2),
+            reasoning_tokens: Some(40),
+            reasoning_apart: true,
+            ..Usage::default()
+        },
+        reasoning: Some("Mulling it over.".into()),
+        ttft: Some(Duration::from_millis(200)),
+        ttfat: Some(Duration::from_millis(900)),
+        latency: Duration::from_millis(1_000),
+        generation_time: Some(Duration::from_millis(800)),
+        ..Outcome::default()
+    };
+    r.event(1, ClientEvent::Done(Box::new(thought)), 1_000);
+    r.finish(2, TIGHT_ANSWER, 2_705, 3_050, 1);
+    r.now(3_100);
+    r.key(KeyCode::Char('r'), KeyModifiers::CONTROL);
+    let screen = r.draw();
+    let header = screen
+        .lines()
+        .find(|l| l.contains("provider") && l.contains("status"))
+        .expect("the table's header");
+    assert!(
+        header.contains("think") && header.contains("TTFAT"),
+        "{screen}"
+    );
+    let row = screen
+        .lines()
+        .find(|l| l.contains("sim-anthropic") && l.contains("done"))
+        .expect("the thinking model's row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    for want in ["42", "40", "200ms", "900ms", "STOP"] {
+        assert!(cells.contains(&want), "{want} in {row}");
+    }
+    // Without any thinking the table keeps its plain columns.
+    let plain = finished_with_table(160, 45);
+    assert!(!plain.contains("TTFAT"), "{plain}");
+}

@@ -74,8 +74,13 @@ pub struct TurnStats {
     pub latency: Duration,
     /// Time paddock made the request wait (limiter, retry waits), kept out of TTFT and latency.
     pub queue: Duration,
+    /// Time to the first answer token, beside TTFT (the first token of any kind, thinking included).
+    pub ttfat: Option<Duration>,
     pub input_tokens: Option<u64>,
+    /// Every generated token, thinking included, whichever way the protocol counts them.
     pub output_tokens: Option<u64>,
+    /// Of the output tokens, those spent thinking.
+    pub reasoning_tokens: Option<u64>,
     pub tokens_per_sec: Option<f64>,
     pub finish_reason: Option<String>,
     pub retries: u32,
@@ -89,8 +94,10 @@ impl TurnStats {
             ttft: o.ttft,
             latency: o.latency,
             queue: o.queue,
+            ttfat: o.ttfat.filter(|_| o.reasoning.is_some()),
             input_tokens: o.usage.input_tokens,
-            output_tokens: o.usage.output_tokens,
+            output_tokens: o.usage.generated_tokens(),
+            reasoning_tokens: o.usage.reasoning_tokens,
             tokens_per_sec: crate::metrics::tokens_per_sec(
                 o.usage.generated_tokens(),
                 o.generation_time,

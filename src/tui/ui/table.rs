@@ -1,5 +1,5 @@
 //! The comparison table of the latest race: length, tokens, TTFT, total time, tokens/s, finish,
-//! retries, and the cost when a price is known.
+//! retries; thinking tokens and TTFAT when some model thought, the cost when a price is known.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -14,21 +14,41 @@ use crate::tui::app::App;
 use crate::tui::pane::{Phase, Turn};
 use crate::tui::race::{round_turns, Winners};
 
-const HEADER: [&str; 11] = [
-    "provider", "status", "chars", "in", "out", "TTFT", "total", "tok/s", "finish", "retries",
-    "cost",
+const HEADER: [&str; 13] = [
+    "provider", "status", "chars", "in", "out", "think", "TTFT", "TTFAT", "total", "tok/s",
+    "finish", "retries", "cost",
 ];
-const WIDTHS: [u16; 11] = [16, 12, 6, 6, 6, 9, 9, 7, 10, 7, 9];
+const WIDTHS: [u16; 13] = [16, 12, 6, 6, 6, 6, 9, 9, 9, 7, 10, 7, 9];
 /// Which columns to keep first when the screen is narrow.
-const PRIORITY: [usize; 11] = [0, 5, 6, 7, 4, 10, 9, 1, 8, 2, 3];
+const PRIORITY: [usize; 13] = [0, 6, 8, 9, 4, 7, 5, 12, 11, 1, 10, 2, 3];
+/// Shown only when some answer thought: its thinking tokens and time to the first answer token.
+const THINK: usize = 5;
+const TTFAT: usize = 7;
 /// The cost column, shown only when some answer has a price.
-const COST: usize = 10;
+const COST: usize = 12;
+
+/// Which optional columns this race needs.
+#[derive(Clone, Copy)]
+struct Optional {
+    priced: bool,
+    thought: bool,
+}
+
+impl Optional {
+    fn shows(self, c: usize) -> bool {
+        match c {
+            COST => self.priced,
+            THINK | TTFAT => self.thought,
+            _ => true,
+        }
+    }
+}
 
 /// The columns that fit in `width`, in display order.
-fn columns(width: u16, priced: bool) -> Vec<usize> {
+fn columns(width: u16, optional: Optional) -> Vec<usize> {
     let mut used = 0;
     let mut keep: Vec<usize> = Vec::new();
-    for &c in PRIORITY.iter().filter(|&&c| priced || c != COST) {
+    for &c in PRIORITY.iter().filter(|&&c| optional.shows(c)) {
         if used + WIDTHS[c] < width || keep.is_empty() {
             used += WIDTHS[c] + 1;
             keep.push(c);
@@ -40,17 +60,16 @@ fn columns(width: u16, priced: bool) -> Vec<usize> {
 
 pub fn render(app: &App, winners: Winners, area: Rect, buf: &mut Buffer) {
     let turns = round_turns(app);
-    let priced = turns
-        .iter()
-        .any(|(_, t)| t.stats.as_ref().is_some_and(|s| s.cost.is_some()));
-    let shown = if priced {
-        WIDTHS.len()
-    } else {
-        WIDTHS.len() - 1
+    let stats = || turns.iter().filter_map(|(_, t)| t.stats.as_ref());
+    let optional = Optional {
+        priced: stats().any(|s| s.cost.is_some()),
+        thought: turns.iter().any(|(_, t)| !t.thinking.is_empty())
+            || stats().any(|s| s.reasoning_tokens.is_some_and(|n| n > 0)),
     };
-    let width = WIDTHS[..shown].iter().sum::<u16>() + shown as u16 + 3;
+    let shown: Vec<usize> = (0..WIDTHS.len()).filter(|&c| optional.shows(c)).collect();
+    let width = shown.iter().map(|&c| WIDTHS[c]).sum::<u16>() + shown.len() as u16 + 3;
     let inner = popup::open(area, width, turns.len() as u16 + 6, "race results", buf);
-    let cols = columns(inner.width, priced);
+    let cols = columns(inner.width, optional);
     if turns.is_empty() {
         Paragraph::new("No race yet: type a prompt and press Enter.").render(inner, buf);
         return;
@@ -98,11 +117,13 @@ fn row(name: &str, t: &Turn, index: usize, winners: Winners) -> Vec<Cell<'static
         Cell::from(t.answer.chars().count().to_string()),
         Cell::from(opt_count(stats.input_tokens)),
         Cell::from(opt_count(stats.output_tokens)),
+        Cell::from(opt_count(stats.reasoning_tokens)),
         if winners.ttft == Some(index) {
             ttft.style(gold)
         } else {
             ttft
         },
+        Cell::from(opt_dur(stats.ttfat)),
         if winners.total == Some(index) {
             total.style(gold)
         } else {
