@@ -162,22 +162,11 @@ async fn python_sdks_see_the_text_and_usage_the_mock_sent() {
     .unwrap();
     let prompt = "Describe a café → bakery migration";
     let (oa, an) = (s.base_url_openai(), s.base_url_anthropic());
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(["tests/sdk/check_sdk.py", &oa, &an, "sdk-model", prompt])
-            .env("NO_PROXY", "127.0.0.1")
-            .env("no_proxy", "127.0.0.1")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "check_sdk.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = run_sdk_script(
+        "check_sdk.py",
+        vec![oa, an, "sdk-model".into(), prompt.into()],
+    )
+    .await;
     // The first request was a scripted 429 with retry-after-ms: the SDK retried it.
     assert_eq!(s.request_count("sdk-model"), 3);
 

@@ -215,6 +215,13 @@ fn per_window(amount_after_first: f64, elapsed: Duration) -> f64 {
 
 const FAST: &str = "ttft_ms = 5\ntokens_per_sec = 0\njitter = 0.0";
 
+/// A scenario with one fast model "lim" answering `min..=max` tokens under `limits` per window.
+fn limited_model(min: u32, max: u32, limits: &str) -> String {
+    format!(
+        "window_secs = {WINDOW_SECS}\n[[model]]\nname = \"lim\"\nprotocol = \"openai\"\n{FAST}\nmin_answer_tokens = {min}\nmax_answer_tokens = {max}\n{limits}\n"
+    )
+}
+
 #[test]
 fn three_benches_share_a_request_budget_without_429s() {
     let Some(redis) = redis() else { return };
@@ -222,9 +229,7 @@ fn three_benches_share_a_request_budget_without_429s() {
     const N: u64 = 12;
     let m = mock(
         home.path(),
-        &format!(
-            "window_secs = {WINDOW_SECS}\n[[model]]\nname = \"lim\"\nprotocol = \"openai\"\n{FAST}\nmin_answer_tokens = 5\nmax_answer_tokens = 10\nrequests_per_window = {N}\n"
-        ),
+        &limited_model(5, 10, &format!("requests_per_window = {N}")),
     );
     let cfg = config(
         home.path(),
@@ -262,9 +267,7 @@ fn three_benches_share_a_token_budget_without_429s() {
     const TOKENS: u64 = 400;
     let m = mock(
         home.path(),
-        &format!(
-            "window_secs = {WINDOW_SECS}\n[[model]]\nname = \"lim\"\nprotocol = \"openai\"\n{FAST}\nmin_answer_tokens = 30\nmax_answer_tokens = 35\ntokens_per_window = {TOKENS}\n"
-        ),
+        &limited_model(30, 35, &format!("tokens_per_window = {TOKENS}")),
     );
     let cfg = config(
         home.path(),
@@ -306,9 +309,7 @@ fn a_killed_process_frees_its_leases_within_one_window() {
     let home = tempfile::tempdir().unwrap();
     let m = mock(
         home.path(),
-        &format!(
-            "window_secs = {WINDOW_SECS}\n[[model]]\nname = \"lim\"\nprotocol = \"openai\"\n{FAST}\nmin_answer_tokens = 5\nmax_answer_tokens = 10\nrequests_per_window = 6\n"
-        ),
+        &limited_model(5, 10, "requests_per_window = 6"),
     );
     let cfg = config(
         home.path(),
@@ -373,9 +374,7 @@ fn a_store_that_stops_mid_run_is_told_once_and_the_bench_finishes_locally() {
     let home = tempfile::tempdir().unwrap();
     let m = mock(
         home.path(),
-        &format!(
-            "window_secs = {WINDOW_SECS}\n[[model]]\nname = \"lim\"\nprotocol = \"openai\"\n{FAST}\nmin_answer_tokens = 5\nmax_answer_tokens = 10\nrequests_per_window = 8\n"
-        ),
+        &limited_model(5, 10, "requests_per_window = 8"),
     );
     let cfg = config(
         home.path(),
@@ -438,9 +437,7 @@ fn advertised_limits_bind_every_sharer() {
     // The server enforces 10 requests / 1000 tokens a window; the config believes 30 / 3000.
     let m = mock(
         home.path(),
-        &format!(
-            "window_secs = {WINDOW_SECS}\n[[model]]\nname = \"lim\"\nprotocol = \"openai\"\n{FAST}\nmin_answer_tokens = 5\nmax_answer_tokens = 10\nrequests_per_window = 10\ntokens_per_window = 1000\n"
-        ),
+        &limited_model(5, 10, "requests_per_window = 10\ntokens_per_window = 1000"),
     );
     let cfg = config(
         home.path(),

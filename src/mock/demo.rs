@@ -60,40 +60,40 @@ pub fn scenario() -> Scenario {
 
 /// The providers of the demo, pointing at `server` (which should serve [`scenario`]).
 pub fn providers(server: &MockServer) -> Vec<ProviderConfig> {
-    let mut fast = ProviderConfig::new(
+    let sim = |name: &str, protocol, model: &str, base_url: String| ProviderConfig {
+        simulated: true,
+        ..ProviderConfig::new(name, protocol, model, &base_url)
+    };
+    let fast = sim(
         "sim-openai",
         Protocol::OpenAi,
         OPENAI_MODEL,
-        &server.base_url_openai(),
+        server.base_url_openai(),
     );
-    fast.simulated = true;
-    let mut claude = ProviderConfig::new(
+    let mut claude = sim(
         "sim-anthropic",
         Protocol::Anthropic,
         ANTHROPIC_MODEL,
-        &server.base_url_anthropic(),
+        server.base_url_anthropic(),
     );
-    claude.simulated = true;
     claude.max_tokens = Some(400);
-    let mut gemini = ProviderConfig::new(
+    let mut gemini = sim(
         "sim-gemini",
         Protocol::Gemini,
         GEMINI_MODEL,
-        &server.base_url_gemini(),
+        server.base_url_gemini(),
     );
-    gemini.simulated = true;
     // It thinks before it answers, so the demo shows reasoning streaming apart from the answer.
     gemini.extras.thinking_budget = Some(96);
     // Gemini sends no rate-limit headers: its budget is the config's, as a real user sets it.
     gemini.requests_per_minute = Some(60);
     gemini.tokens_per_minute = Some(100_000);
-    let mut tight = ProviderConfig::new(
+    let mut tight = sim(
         "sim-tight",
         Protocol::OpenAiResponses,
         TIGHT_MODEL,
-        &server.base_url_responses(),
+        server.base_url_responses(),
     );
-    tight.simulated = true;
     tight.requests_per_minute = Some(6);
     tight.tokens_per_minute = Some(6_000);
     tight.max_retries = 3;

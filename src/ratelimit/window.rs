@@ -88,22 +88,18 @@ impl Window {
             return Err(wait);
         }
         let tokens = self.clamp(estimated);
-        let id = ReservationId(self.next_id);
-        self.next_id += 1;
-        self.entries.push_back(Reservation {
-            id,
-            at: now,
-            tokens,
-        });
-        self.server_requests.spend(id, 1);
-        self.server_tokens.spend(id, tokens);
-        Ok(id)
+        Ok(self.push(now, tokens))
     }
 
     /// Record a reservation the shared store already admitted: this window then knows this
     /// process's own spending (for the status bar, and as the start of a local fallback).
     pub fn record(&mut self, now: Instant, tokens: u64) -> ReservationId {
         self.prune(now);
+        self.push(now, tokens)
+    }
+
+    /// Add one reservation, spending it from the server's count too.
+    fn push(&mut self, now: Instant, tokens: u64) -> ReservationId {
         let id = ReservationId(self.next_id);
         self.next_id += 1;
         self.entries.push_back(Reservation {
