@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mock;
 pub mod paths;
 pub mod provider;
+pub mod race;
 pub mod ratelimit;
 pub mod requestlog;
 pub mod retry;

@@ -25,6 +25,12 @@ pub struct RequestTimer {
     pending: (u32, u64),
 }
 
+/// A duration in milliseconds rounded to 0.1 ms: how every figure is reported and saved, so
+/// `--json`, the session and every view show the same number.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
 /// The most entries a request keeps for its chunk gaps (4 MiB).
 pub const MAX_GAPS: usize = 1 << 20;
 

@@ -277,8 +277,10 @@ const FIXED_JSON: &str = r#"{
             "finish_reason": "stop",
             "retries": 0,
             "error": null,
-            "cost_usd": 0.0000201
-          }
+            "cost_usd": 0.0000201,
+            "tokens_per_sec": 19.1
+          },
+          "round": 1
         },
         {
           "prompt": "And UDP?",
@@ -293,7 +295,8 @@ const FIXED_JSON: &str = r#"{
             "retries": 0,
             "error": null,
             "cost_usd": null
-          }
+          },
+          "round": 2
         }
       ]
     },
@@ -315,7 +318,8 @@ const FIXED_JSON: &str = r#"{
             "retries": 1,
             "error": "rate_limit",
             "cost_usd": null
-          }
+          },
+          "round": 1
         }
       ]
     }

@@ -63,14 +63,15 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The status bar row of a provider, e.g. ` sim-tight     req 1/6 ██████░░ …`.
+/// The status bar row of a provider, e.g. ` sim-tight     req 5/6 left ██████░░ …`.
 fn status_row<'a>(screen: &'a str, name: &str) -> Option<&'a str> {
     screen
         .lines()
         .find(|l| l.starts_with(&format!(" {name} ")) && l.contains("req "))
 }
 
-fn requests_used(screen: &str, name: &str) -> Option<u32> {
+/// The requests left in a provider's budget, as its status row says (`req 5/6 left`).
+fn requests_left(screen: &str, name: &str) -> Option<u32> {
     let row = status_row(screen, name)?;
     let after = row.split("req ").nth(1)?;
     after.split('/').next()?.trim().parse().ok()
@@ -160,7 +161,7 @@ fn demo_race_cancel_and_quit_in_tmux() {
         idle.contains("simulated"),
         "pane titles say simulated:\n{idle}"
     );
-    let before = requests_used(&idle, "sim-tight").expect("budget in the status bar");
+    let before = requests_left(&idle, "sim-tight").expect("budget in the status bar");
 
     tmux.send_text("Explain TCP slow start in a few sentences");
     tmux.send_key("Enter");
@@ -169,10 +170,10 @@ fn demo_race_cancel_and_quit_in_tmux() {
         let thinking = usize::from(s.contains("◌ thinking"));
         s.matches("▶ streaming").count() + s.matches("✓ done").count() + thinking >= 4
     });
-    let after = requests_used(&streaming, "sim-tight").expect("budget in the status bar");
+    let after = requests_left(&streaming, "sim-tight").expect("budget in the status bar");
     assert!(
-        after > before,
-        "the request budget moved ({before} -> {after}):\n{streaming}"
+        after < before,
+        "the request budget drained ({before} -> {after} left):\n{streaming}"
     );
     let finished = tmux.wait_for("the race to finish", 60, |s| {
         s.matches("✓ done").count() == 4

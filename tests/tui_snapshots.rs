@@ -316,14 +316,14 @@ fn priced(w: u16, h: u16, table: bool) -> String {
         cached_input: None,
         cache_write: None,
     };
-    r.app.prices = Prices(
+    r.app.core.set_prices(Prices(
         [
             ("sim-gpt-fast".to_owned(), price(2.5, 10.0)),
             ("sim-claude".to_owned(), price(3.0, 15.0)),
         ]
         .into_iter()
         .collect(),
-    );
+    ));
     r.submit("Explain TCP slow start briefly");
     r.stream(0, OPENAI_ANSWER, 150);
     r.stream(1, CLAUDE_ANSWER, 400);
@@ -414,6 +414,22 @@ fn tiny_terminals_render_without_panic() {
         r.key(KeyCode::Char('f'), KeyModifiers::CONTROL);
         r.draw();
     }
+}
+
+#[test]
+fn below_the_minimum_size_one_line_says_what_is_needed() {
+    let screen = mid_race(30, 10).draw();
+    let words: Vec<&str> = screen
+        .split(|c: char| c.is_whitespace() || c == '"')
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(
+        words.join(" "),
+        "paddock needs at least 40x12; this terminal is 30x10",
+        "{screen}"
+    );
+    let screen = mid_race(40, 12).draw();
+    assert!(!screen.contains("needs at least"), "{screen}");
 }
 
 /// A reasoning model thinking in pane 1 (its thought's tail, dimmed, under a live header) while

@@ -79,9 +79,7 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 10_000.0).round() / 10.0
-}
+use crate::metrics::ms;
 
 impl Outcome {
     pub fn to_json(&self) -> OutcomeJson<'_> {

@@ -7,7 +7,7 @@ use futures::{FutureExt, StreamExt};
 
 use crate::client::{Client, ClientEvent, EventStream, Outcome};
 use crate::sanitize::Sanitizer;
-use crate::session::{self, ProviderRef, Recorder, Session, TurnSettings};
+use crate::session::{self, ProviderRef, Recorder, Session};
 
 use super::{build_request, explicit_settings, read_prompt, retry_line, Failure, Workspace};
 
@@ -23,23 +23,19 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     req.stream = !args.no_stream;
     if let Some(saved) = recorder
         .as_ref()
-        .and_then(|rec| rec.session.last_settings(&provider.name))
+        .and_then(|rec| rec.session().last_settings(&provider.name))
     {
         // A resumed conversation goes on as it was asked, unless a flag says otherwise now.
         saved.restore_into(&mut req, &explicit_settings(&args.request));
     }
     let asked_model = req.model.clone();
     if let Some(rec) = &mut recorder {
-        // The provider's own earlier turns go first, so a resumed conversation continues.
-        let mut messages = rec.session.history(&provider.name);
-        messages.append(&mut req.messages);
-        req.messages = messages;
-        let settings = TurnSettings::of(&req);
-        rec.begin(
-            &ProviderRef::of(provider, Some(&req.model)),
-            &prompt,
-            settings,
-        );
+        // The record builds the request: the provider's own earlier turns go first, so a
+        // resumed conversation continues.
+        let who = ProviderRef::of(provider, Some(&req.model));
+        if let Some(built) = rec.begin_all(&[(who, req.clone())], &prompt).pop() {
+            req = built;
+        }
     }
     let stream_text = !args.json && !args.no_stream;
     let mut out = TextOut::new(stream_text, args.raw);
@@ -75,7 +71,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     thinking.end();
     ws.request_log.record(&outcome);
     drop(out);
-    if let Some(e) = recorder.and_then(|r| r.error) {
+    if let Some(e) = recorder.and_then(Recorder::finish) {
         crate::sanitize::eprint_line(&format!("paddock: warning: {e}"));
     }
     let cost = ws
@@ -105,9 +101,12 @@ fn recorder(
         None if no_save => return Ok(None),
         None => Session::new(),
     };
-    let mut rec = Recorder::new(session, dir, ws.config.prices.clone());
-    rec.enabled = !no_save;
-    Ok(Some(rec))
+    Ok(Some(Recorder::new(
+        session,
+        dir,
+        ws.config.prices.clone(),
+        !no_save,
+    )))
 }
 
 /// The next event. Text is written as it comes but flushed only when nothing more is ready

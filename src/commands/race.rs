@@ -12,9 +12,9 @@ use crate::cli::RaceArgs;
 use crate::client::{Client, ClientEvent, Outcome, OutcomeJson};
 use crate::config::format_cost;
 
-use crate::metrics::{inter_token_latency, percentile, token_gap_samples_ms, tokens_per_sec};
+use crate::metrics::{inter_token_latency, percentile, token_gap_samples_ms};
 use crate::provider::{ApiError, ChatRequest, ErrorKind};
-use crate::session::{self, ProviderRef, Recorder, Session};
+use crate::session::{self, ProviderRef, Recorder, Session, TurnMetrics};
 
 use super::table::{
     count_cell, duration_cell, ms_cell, num_cell, Align, StatusLine, Table, MISSING,
@@ -49,7 +49,8 @@ impl RaceMetrics {
             (percentile(&gaps, 50.0), percentile(&gaps, 95.0))
         };
         Self {
-            tokens_per_sec: tokens_per_sec(tokens, o.generation_time),
+            // From the saved figures, as every other view reads it.
+            tokens_per_sec: TurnMetrics::of(o, None).tokens_per_sec(),
             itl_p50_ms: p50,
             itl_p95_ms: p95,
             chars: o.content.chars().count(),
@@ -141,18 +142,19 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
     let mut t = Table::new(&columns);
     for (i, o) in outcomes.iter().enumerate() {
         let m = RaceMetrics::of(o);
-        let mut row = vec![o.provider.clone(), o.model.clone(), duration_cell(o.ttft)];
+        // The figures as the session records them (rounded once), so `export` and the TUI agree.
+        let r = TurnMetrics::of(o, None);
+        let mut row = vec![o.provider.clone(), o.model.clone(), duration_cell(r.ttft())];
         if thought {
-            row.push(duration_cell(o.ttfat));
+            row.push(duration_cell(r.ttfat().or(o.ttfat.and_then(|d| {
+                crate::checked::duration_from_ms(crate::metrics::ms(d))
+            }))));
         }
         if queued {
-            row.push(duration_cell(Some(o.queue)));
+            row.push(duration_cell(Some(r.queue())));
         }
         // Every generated token, thinking included, whichever way the protocol counts them.
-        row.extend([
-            duration_cell(Some(o.latency)),
-            count_cell(o.usage.generated_tokens()),
-        ]);
+        row.extend([duration_cell(r.latency()), count_cell(r.generated_tokens())]);
         if thought {
             row.push(count_cell(o.usage.reasoning_tokens));
         }
@@ -268,18 +270,21 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     }
     let prompt = read_prompt(&args.prompt)?;
     let mut entries = Vec::with_capacity(providers.len());
-    let mut refs = Vec::with_capacity(providers.len());
     for p in &providers {
         let req = build_request(p, &args.request, &prompt);
-        refs.push((
-            ProviderRef::of(p, Some(&req.model)),
-            session::TurnSettings::of(&req),
-        ));
         entries.push((Client::new(p)?, req));
     }
     let asked: Vec<String> = entries.iter().map(|(_, r)| r.model.clone()).collect();
     let recorder = recorder(ws, args).map(|mut rec| {
-        rec.begin_all(&refs, &prompt);
+        let asks: Vec<(ProviderRef, ChatRequest)> = providers
+            .iter()
+            .zip(&entries)
+            .map(|(p, (_, req))| (ProviderRef::of(p, Some(&req.model)), req.clone()))
+            .collect();
+        // The record builds what is sent, as for every command.
+        for ((_, req), built) in entries.iter_mut().zip(rec.begin_all(&asks, &prompt)) {
+            *req = built;
+        }
         Arc::new(Mutex::new(rec))
     });
     let total = entries.len();
@@ -312,7 +317,11 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     for o in &outcomes {
         ws.request_log.record(o);
     }
-    if let Some(e) = recorder.and_then(|r| r.lock().ok().and_then(|r| r.error.clone())) {
+    let recorder = recorder.and_then(|r| Arc::try_unwrap(r).ok());
+    if let Some(e) = recorder
+        .and_then(|r| r.into_inner().ok())
+        .and_then(Recorder::finish)
+    {
         crate::sanitize::eprint_line(&format!("paddock: warning: {e}"));
     }
     let costs: Vec<Option<f64>> = outcomes
@@ -360,5 +369,10 @@ fn recorder(ws: &Workspace, args: &RaceArgs) -> Option<Recorder> {
         return None;
     }
     let dir = session::default_dir()?;
-    Some(Recorder::new(Session::new(), dir, ws.config.prices.clone()))
+    Some(Recorder::new(
+        Session::new(),
+        dir,
+        ws.config.prices.clone(),
+        true,
+    ))
 }

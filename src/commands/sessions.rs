@@ -121,7 +121,13 @@ pub fn render_list(sessions: &[Session]) -> String {
 
 /// The session as saved, pretty-printed, with a final newline.
 pub fn json(s: &Session) -> Result<String, serde_json::Error> {
-    let text = serde_json::to_string_pretty(s)? + "\n";
+    // Tokens/s is derived, not saved: the export says it as every view computes it.
+    let mut value = s.clone();
+    for turn in value.providers.iter_mut().flat_map(|p| p.turns.iter_mut()) {
+        let m = &mut turn.metrics;
+        m.export_tokens_per_sec = m.tokens_per_sec().map(|r| (r * 10.0).round() / 10.0);
+    }
+    let text = serde_json::to_string_pretty(&value)? + "\n";
     Ok(crate::sanitize::json_for_terminal(&text).into_owned())
 }
 

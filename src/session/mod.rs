@@ -7,8 +7,10 @@
 //! a streaming answer is worth saving again (a policy taking `now`, so it tests without sleeping),
 //! and [`Recorder`] ties both to the client's events for the headless commands.
 
+mod journal;
 mod recorder;
 mod store;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -19,8 +21,10 @@ use crate::client::Outcome;
 use crate::config::ProviderConfig;
 use crate::provider::{Message, Protocol};
 
+pub use journal::{Field, Piece, SaveOp};
 pub use recorder::{Autosave, Recorder, AUTOSAVE_EVERY};
 pub use store::{default_dir, last_id, Listing};
+pub use writer::{SaveReport, Writer};
 
 /// The version written in every file; a newer paddock can still read older sessions.
 pub const FORMAT_VERSION: u32 = 1;
@@ -34,7 +38,20 @@ pub struct Session {
     pub id: String,
     /// RFC 3339, UTC.
     pub created: String,
+    /// A provider that has no turn yet (a lane that was never asked) is not written.
+    #[serde(serialize_with = "providers_with_turns")]
     pub providers: Vec<ProviderTranscript>,
+    /// Ids of turns this process dropped (`/drop`, `/retry`): a save must not merge them back
+    /// from the file.
+    #[serde(skip)]
+    pub dropped: Vec<String>,
+}
+
+fn providers_with_turns<S: serde::Serializer>(
+    providers: &[ProviderTranscript],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(providers.iter().filter(|p| !p.turns.is_empty()))
 }
 
 /// One provider's side of a session: its own conversation.
@@ -67,7 +84,24 @@ pub struct Turn {
     /// What the turn was asked with (absent in files from before settings were saved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<TurnSettings>,
+    /// The race (one prompt sent to every enabled provider) this turn answered; absent in files
+    /// from before it was saved, where the turn's position stands in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u64>,
 }
+
+/// How a saved turn ended, read from its record in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnEnd {
+    Done,
+    Cancelled,
+    Failed(crate::provider::ErrorKind),
+    /// Not complete on disk: paddock stopped while it streamed.
+    Incomplete,
+}
+
+/// The error a cancelled turn is saved with.
+pub const CANCELLED: &str = "cancelled";
 
 /// The request settings of one turn: saved so `export` shows them and a resumed conversation
 /// goes on with them.
@@ -153,6 +187,15 @@ pub struct TurnMetrics {
     pub error: Option<String>,
     /// US dollars, when the config has a price for the model.
     pub cost_usd: Option<f64>,
+    /// Only in an export: tokens/s is derived from the figures above ([`Self::tokens_per_sec`]),
+    /// never kept in the record, and not read back.
+    #[serde(
+        rename = "tokens_per_sec",
+        default,
+        skip_deserializing,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub export_tokens_per_sec: Option<f64>,
 }
 
 impl TurnMetrics {
@@ -172,6 +215,109 @@ impl Turn {
     /// A finished answer that succeeded: the only kind that goes back into the conversation.
     pub fn succeeded(&self) -> bool {
         self.complete && self.metrics.error.is_none()
+    }
+
+    /// How the turn ended. The error kind is saved as its name; a name this paddock does not
+    /// know (a newer file) reads as `unknown`.
+    pub fn end(&self) -> TurnEnd {
+        match (&self.metrics.error, self.complete) {
+            (_, false) => TurnEnd::Incomplete,
+            (None, true) => TurnEnd::Done,
+            (Some(e), true) if e == CANCELLED => TurnEnd::Cancelled,
+            (Some(e), true) => TurnEnd::Failed(
+                serde_json::from_value(serde_json::Value::String(e.clone()))
+                    .unwrap_or(crate::provider::ErrorKind::Unknown),
+            ),
+        }
+    }
+}
+
+impl TurnMetrics {
+    pub fn ttft(&self) -> Option<std::time::Duration> {
+        self.ttft_ms.and_then(crate::checked::duration_from_ms)
+    }
+
+    pub fn ttfat(&self) -> Option<std::time::Duration> {
+        self.ttfat_ms.and_then(crate::checked::duration_from_ms)
+    }
+
+    pub fn latency(&self) -> Option<std::time::Duration> {
+        self.latency_ms.and_then(crate::checked::duration_from_ms)
+    }
+
+    pub fn queue(&self) -> std::time::Duration {
+        self.queue_ms
+            .and_then(crate::checked::duration_from_ms)
+            .unwrap_or_default()
+    }
+
+    /// First to last token. Files from before `generation_ms` was saved: the time after the
+    /// first token stands in.
+    pub fn generation(&self) -> Option<std::time::Duration> {
+        self.generation_ms
+            .and_then(crate::checked::duration_from_ms)
+            .or_else(|| Some(self.latency()?.saturating_sub(self.ttft()?)))
+    }
+
+    /// Tokens per second, as [`crate::metrics::tokens_per_sec`] defines it, from the saved
+    /// figures: every view (pane, results table, `race`, `export`, a resumed session) reads this.
+    pub fn tokens_per_sec(&self) -> Option<f64> {
+        crate::metrics::tokens_per_sec(self.generated_tokens(), self.generation())
+    }
+}
+
+impl ProviderTranscript {
+    pub fn new(provider: &ProviderRef) -> Self {
+        Self {
+            name: provider.name.clone(),
+            model: provider.model.clone(),
+            protocol: provider.protocol,
+            turns: Vec::new(),
+        }
+    }
+
+    /// Open a turn: `prompt` asked with `settings` in race `round`, answer empty and incomplete.
+    pub fn begin(&mut self, prompt: &str, settings: TurnSettings, round: u64) {
+        self.turns.push(Turn {
+            id: Some(format!("{:016x}", rand::random::<u64>())),
+            prompt: prompt.to_owned(),
+            settings: Some(settings),
+            round: Some(round),
+            ..Turn::default()
+        });
+    }
+
+    /// The turn still streaming, if the latest is.
+    pub fn open_turn(&mut self) -> Option<&mut Turn> {
+        self.turns.last_mut().filter(|t| !t.complete)
+    }
+
+    /// The messages to send before a new prompt so this conversation continues: the
+    /// user/assistant pairs of its answers that finished without error, oldest first.
+    pub fn history(&self) -> Vec<Message> {
+        self.turns
+            .iter()
+            // A blank answer is no turn to continue from (Anthropic refuses an empty one).
+            .filter(|t| t.succeeded() && !t.answer.trim().is_empty())
+            .flat_map(|t| [Message::user(&t.prompt), answer_message(t)])
+            .collect()
+    }
+}
+
+impl Turn {
+    /// The request ended: the outcome's text replaces the streamed text, and the turn is complete.
+    pub fn finish(&mut self, outcome: &Outcome, cost_usd: Option<f64>) {
+        self.answer.clone_from(&outcome.content);
+        self.reasoning.clone_from(&outcome.reasoning);
+        self.reasoning_signature
+            .clone_from(&outcome.reasoning_signature);
+        self.metrics = TurnMetrics::of(outcome, cost_usd);
+        self.complete = true;
+    }
+
+    /// Bytes of reasoning so far.
+    pub fn reasoning_len(&self) -> usize {
+        self.reasoning.as_ref().map_or(0, String::len)
     }
 }
 
@@ -209,9 +355,7 @@ impl TurnMetrics {
             reasoning_tokens: o.usage.reasoning_tokens,
             cached_input_tokens: o.usage.cache_read_input_tokens,
             cache_write_tokens: o.usage.cache_creation_input_tokens,
-            generation_ms: o
-                .generation_time
-                .map(|g| (g.as_secs_f64() * 10_000.0).round() / 10.0),
+            generation_ms: o.generation_time.map(crate::metrics::ms),
             input_tokens: o.usage.input_tokens,
             output_tokens: o.usage.output_tokens,
             reasoning_apart: o.usage.reasoning_apart,
@@ -219,6 +363,7 @@ impl TurnMetrics {
             retries: o.retries,
             error: o.error.as_ref().map(|e| e.kind.as_str().to_owned()),
             cost_usd,
+            export_tokens_per_sec: None,
         }
     }
 }
@@ -264,6 +409,7 @@ impl Session {
             id: id.to_owned(),
             created: created.to_owned(),
             providers: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -297,11 +443,12 @@ impl Session {
 
     /// Start a turn: `prompt` sent to `provider`, answer empty and incomplete.
     pub fn begin_answer(&mut self, provider: &ProviderRef, prompt: &str) {
-        self.add_provider(provider).turns.push(Turn {
-            id: Some(format!("{:016x}", rand::random::<u64>())),
-            prompt: prompt.to_owned(),
-            ..Turn::default()
-        });
+        let transcript = self.add_provider(provider);
+        let round = transcript.turns.len() as u64 + 1;
+        transcript.begin(prompt, TurnSettings::default(), round);
+        if let Some(t) = transcript.turns.last_mut() {
+            t.settings = None;
+        }
     }
 
     /// Record the settings `provider`'s open turn is asked with.
@@ -330,34 +477,19 @@ impl Session {
     /// The request ended: the outcome's text replaces the streamed text, and the turn is complete.
     pub fn finish_answer(&mut self, provider: &str, outcome: &Outcome, cost_usd: Option<f64>) {
         if let Some(turn) = self.open_turn(provider) {
-            turn.answer.clone_from(&outcome.content);
-            turn.reasoning.clone_from(&outcome.reasoning);
-            turn.reasoning_signature
-                .clone_from(&outcome.reasoning_signature);
-            turn.metrics = TurnMetrics::of(outcome, cost_usd);
-            turn.complete = true;
+            turn.finish(outcome, cost_usd);
         }
     }
 
     fn open_turn(&mut self, provider: &str) -> Option<&mut Turn> {
-        self.provider_mut(provider)?
-            .turns
-            .last_mut()
-            .filter(|t| !t.complete)
+        self.provider_mut(provider)?.open_turn()
     }
 
-    /// The messages to send before a new prompt so `provider`'s conversation continues: the
-    /// user/assistant pairs of its answers that finished without error, oldest first.
+    /// The messages to send before a new prompt so `provider`'s conversation continues.
     pub fn history(&self, provider: &str) -> Vec<Message> {
-        let Some(p) = self.provider(provider) else {
-            return Vec::new();
-        };
-        p.turns
-            .iter()
-            // A blank answer is no turn to continue from (Anthropic refuses an empty one).
-            .filter(|t| t.succeeded() && !t.answer.trim().is_empty())
-            .flat_map(|t| [Message::user(&t.prompt), answer_message(t)])
-            .collect()
+        self.provider(provider)
+            .map(ProviderTranscript::history)
+            .unwrap_or_default()
     }
 
     /// The first prompt of the session, for listings.
@@ -408,6 +540,10 @@ impl Session {
                 None => merged.providers.push(theirs.clone()),
             }
         }
+        for p in &mut merged.providers {
+            p.turns
+                .retain(|t| t.id.as_ref().is_none_or(|id| !self.dropped.contains(id)));
+        }
         (merged != *self).then_some(merged)
     }
 
@@ -419,6 +555,9 @@ impl Session {
 
     /// True when turn `id` is here and at least as far as (`complete`, `len`) says.
     pub fn has_turn_as_far(&self, id: &str, complete: bool, len: usize) -> bool {
+        if self.dropped.iter().any(|d| d == id) {
+            return true;
+        }
         self.turns()
             .find(|t| t.id.as_deref() == Some(id))
             .is_some_and(|t| t.complete || (!complete && t.answer.len() >= len))

@@ -1,11 +1,14 @@
-//! Saving a session while it streams: the [`Autosave`] policy and the [`Recorder`] the headless commands use.
+//! Saving a session while it streams: the [`Autosave`] policy, and the [`Recorder`] that drives the race core for the headless commands.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{ProviderRef, Session, TurnSettings};
+use super::{ProviderRef, Session, Writer};
 use crate::client::ClientEvent;
 use crate::config::Prices;
+use crate::provider::ChatRequest;
+use crate::race::{CoreEvent, Effect, LaneId, ProviderInfo, RaceCore};
 
 /// When to save a session that is changing: at once for structural changes (a turn began or
 /// ended), at most every `every` for streamed text. Takes `now` so it tests without sleeping.
@@ -62,93 +65,139 @@ impl Autosave {
     }
 }
 
-/// A session being recorded as requests stream: the glue the headless commands use, and a
-/// model for the TUI (which does the same steps through its own effects).
-#[derive(Debug)]
+/// A session recorded as the headless commands' requests stream: the [`RaceCore`] keeps the
+/// record, exactly as for the TUI, and a [`Writer`] thread performs its saves off the event path.
 pub struct Recorder {
-    pub session: Session,
-    dir: PathBuf,
-    autosave: Autosave,
-    prices: Prices,
-    /// The first save error, reported once; recording continues in memory.
-    pub error: Option<String>,
-    /// False records in memory only (`--no-save` with `--resume`).
-    pub enabled: bool,
+    core: RaceCore,
+    writer: Option<Writer>,
+    /// The first save error, reported once at the end; recording continues in memory.
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("session", &self.core.session.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Recorder {
-    pub fn new(session: Session, dir: PathBuf, prices: Prices) -> Self {
-        Self {
-            session,
-            dir,
-            autosave: Autosave::default(),
-            prices,
-            error: None,
-            enabled: true,
-        }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Start `provider`'s answer to `prompt` and save at once (the prompt is on disk before the
-    /// request leaves).
-    pub fn begin(&mut self, provider: &ProviderRef, prompt: &str, settings: TurnSettings) {
-        self.session.begin_answer(provider, prompt);
-        self.session.set_settings(&provider.name, settings);
-        self.save_now();
-    }
-
-    /// Start every provider's answer to the same `prompt` (a race) with a single save.
-    pub fn begin_all(&mut self, providers: &[(ProviderRef, TurnSettings)], prompt: &str) {
-        for (p, settings) in providers {
-            self.session.begin_answer(p, prompt);
-            self.session.set_settings(&p.name, settings.clone());
-        }
-        self.save_now();
-    }
-
-    /// Feed one client event for `provider`: text is saved at most every [`AUTOSAVE_EVERY`], the
-    /// end of the request at once.
-    pub fn on_event(&mut self, provider: &str, event: &ClientEvent) {
-        match event {
-            ClientEvent::Delta(text) => {
-                self.session.append_partial(provider, text);
-                self.autosave.touch();
-                if self.autosave.due(Instant::now()) {
-                    self.save_now();
+    /// Record into `session`, saving into `dir`; `save` false records in memory only
+    /// (`--no-save` with `--resume`).
+    pub fn new(session: Session, dir: PathBuf, prices: Prices, save: bool) -> Self {
+        let error = Arc::new(Mutex::new(None::<String>));
+        let writer = save.then(|| {
+            let error = Arc::clone(&error);
+            Writer::spawn(Some(dir), move |report| {
+                if let Err(e) = report.result {
+                    tracing::warn!("{e}");
+                    if let Ok(mut first) = error.lock() {
+                        first.get_or_insert(e);
+                    }
                 }
+            })
+        });
+        Self {
+            core: RaceCore::new(Vec::new(), session, prices, usize::MAX),
+            writer,
+            error,
+        }
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.core.session
+    }
+
+    /// Start every provider's answer to the same `prompt` (one for `ask`, several for a race)
+    /// with a single save: the prompt is on disk before the requests leave. Each request goes
+    /// out as the record builds it: the provider's own earlier turns, then the prompt, asked
+    /// with `requests[i]`'s model and settings.
+    pub fn begin_all(
+        &mut self,
+        providers: &[(ProviderRef, ChatRequest)],
+        prompt: &str,
+    ) -> Vec<ChatRequest> {
+        let lanes: Vec<LaneId> = providers
+            .iter()
+            .map(|(who, req)| self.lane_for(who, req))
+            .collect();
+        let effects = self.core.step(CoreEvent::Submit {
+            lanes: lanes.clone(),
+            prompt: prompt.to_owned(),
+            at: Instant::now(),
+        });
+        let mut out: Vec<ChatRequest> = providers.iter().map(|(_, r)| r.clone()).collect();
+        for effect in effects {
+            match effect {
+                Effect::Start { lane, request, .. } => {
+                    if let Some(i) = lanes.iter().position(|l| *l == lane) {
+                        out[i] = ChatRequest {
+                            stream: out[i].stream,
+                            ..request
+                        };
+                    }
+                }
+                other => self.perform(other),
             }
-            ClientEvent::Done(outcome) => {
-                let asked = self.session.provider(provider).map(|p| p.model.as_str());
-                let cost = self
-                    .prices
-                    .answer_cost(&outcome.model, asked, &outcome.usage);
-                self.session.finish_answer(provider, outcome, cost);
-                self.save_now();
-            }
-            _ => {}
+        }
+        out
+    }
+
+    /// The lane answering as `who` with `req`'s settings (made on first use).
+    fn lane_for(&mut self, who: &ProviderRef, req: &ChatRequest) -> LaneId {
+        let info = ProviderInfo {
+            name: who.name.clone(),
+            model: req.model.clone(),
+            protocol: who.protocol,
+            simulated: false,
+            system: req.system.clone(),
+            temperature: req.temperature,
+            max_tokens: req.max_tokens,
+        };
+        self.core.set_lane(info)
+    }
+
+    /// Feed one client event of `provider`'s request: text is saved at most every
+    /// [`AUTOSAVE_EVERY`], the end of the request at once.
+    pub fn on_event(&mut self, provider: &str, event: &ClientEvent) {
+        let Some(lane) = self.core.lanes.iter().position(|l| l.info.name == provider) else {
+            return;
+        };
+        let Some(request_id) = self.core.lanes[lane].request_id() else {
+            return;
+        };
+        let effects = self.core.step(CoreEvent::Provider {
+            lane,
+            request_id,
+            event: event.clone(),
+            at: Instant::now(),
+        });
+        for effect in effects {
+            self.perform(effect);
         }
     }
 
     /// True when the next streamed text will be saved at once (the caller flushes what it
     /// printed first, so a file never holds text the user was not shown).
     pub fn save_due(&self) -> bool {
-        self.enabled && self.autosave.interval_passed(Instant::now())
+        self.writer.is_some() && self.core.save_due(Instant::now())
     }
 
-    /// Save now whatever the interval says.
-    pub fn save_now(&mut self) {
-        if !self.enabled {
-            return;
+    fn perform(&self, effect: Effect) {
+        if let (Effect::Save(op), Some(writer)) = (effect, &self.writer) {
+            writer.save(op, false);
         }
-        match self.session.save(&self.dir) {
-            Ok(_) => self.autosave.saved(Instant::now()),
-            Err(e) => {
-                tracing::warn!("{e}");
-                self.error.get_or_insert(e);
-            }
+    }
+
+    /// Save what is unsaved, wait for the writes, and say the first that failed.
+    pub fn finish(mut self) -> Option<String> {
+        for effect in self.core.step(CoreEvent::Flush { at: Instant::now() }) {
+            self.perform(effect);
         }
+        if let Some(writer) = self.writer.take() {
+            writer.finish();
+        }
+        self.error.lock().ok().and_then(|mut e| e.take())
     }
 }

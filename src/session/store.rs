@@ -73,6 +73,10 @@ impl Session {
                 session.version
             ));
         }
+        let mut session = session;
+        if let Some(dir) = path.parent() {
+            session.apply_journals(dir);
+        }
         Ok(session)
     }
 

@@ -1,28 +1,20 @@
-//! App state and the one `select!` loop over terminal events, provider events and the frame clock.
+//! The TUI's model: the race core plus what only the screen needs (focus, overlays, input, scroll).
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::Terminal;
 use ratatui_textarea::TextArea;
-use tokio::sync::mpsc;
 
-use crate::client::Client;
 use crate::config::{Prices, ProviderConfig};
+use crate::race::{Lane, RaceCore};
 use crate::ratelimit::LimiterSnapshot;
-use crate::session::{Autosave, Session};
+use crate::session::Session;
 
-use super::effects::Runtime;
-use super::events::to_msg;
 use super::history::PromptHistory;
-use super::msg::{Msg, RequestId};
+use super::layout::{screen, LayoutParams, Screen};
 use super::pane::{Pane, ProviderInfo};
 use super::picker::Picker;
-use super::tasks::Tagged;
-use super::ui::layout::{screen, LayoutParams, Screen};
 
 /// Frames are drawn at most this often (30 per second: text streams smoothly at that rate and
 /// each frame costs a full diff of the screen); the first change after a quiet spell draws at once.
@@ -40,9 +32,12 @@ pub enum Overlay {
     Sessions,
 }
 
-/// Everything the UI shows. Changed only by [`update`]; read by render.
+/// Everything the UI shows. Changed only by the update step; read by render.
 #[derive(Debug)]
 pub struct App {
+    /// The race core: lanes (one per pane), the session record, the live requests.
+    pub core: RaceCore,
+    /// Each lane's view state (scroll, render cache), in lane order.
     pub panes: Vec<Pane>,
     pub focus: usize,
     pub maximized: bool,
@@ -54,22 +49,12 @@ pub struct App {
     pub area: Rect,
     /// The clock as of the latest message; injected so rendering is deterministic in tests.
     pub now: Instant,
-    pub next_request_id: RequestId,
-    /// The current race: every pane asked in one submit shares the round number.
-    pub round: u64,
     pub notice: Option<String>,
     pub demo: bool,
     pub dirty: bool,
-    pub quit: bool,
-    /// The conversation being recorded; saved through `Command::SaveSession`.
-    pub session: Session,
-    pub autosave: Autosave,
-    /// Prices per model, for the cost of each answer.
-    pub prices: Prices,
-    /// Panes `0..configured` are the configured providers (they have clients); panes after them
-    /// show providers of a resumed session that the config lacks.
-    pub configured: usize,
     pub picker: Picker,
+    /// The code block Alt-Y copied last: (pane, turn, block), so the next Alt-Y takes the one before.
+    pub code_cursor: Option<(usize, usize, usize)>,
     /// An autosave failure was already told (once is enough).
     pub save_error_told: bool,
     /// First line of the help overlay shown (it scrolls on short screens).
@@ -84,14 +69,15 @@ impl App {
         demo: bool,
         now: Instant,
     ) -> Self {
-        let panes: Vec<Pane> = providers
+        let lanes: Vec<Lane> = providers
             .iter()
             .zip(unavailable.into_iter().chain(std::iter::repeat(None)))
-            .map(|(p, why)| Pane::new(ProviderInfo::from_config(p), why))
+            .map(|(p, why)| Lane::new(ProviderInfo::from_config(p), why))
             .collect();
-        let n = panes.len();
+        let n = lanes.len();
         Self {
-            panes,
+            core: RaceCore::new(lanes, Session::new(), Prices::default(), super::MAX_PANES),
+            panes: (0..n).map(|_| Pane::default()).collect(),
             focus: 0,
             maximized: false,
             overlay: Overlay::None,
@@ -100,17 +86,11 @@ impl App {
             limits: vec![None; n],
             area: Rect::new(0, 0, 80, 24),
             now,
-            next_request_id: 1,
-            round: 0,
             notice: None,
             demo,
             dirty: true,
-            quit: false,
-            session: Session::new(),
-            autosave: Autosave::default(),
-            prices: Prices::default(),
-            configured: n,
             picker: Picker::default(),
+            code_cursor: None,
             save_error_told: false,
             help_scroll: 0,
         }
@@ -118,8 +98,21 @@ impl App {
 
     /// Price answers with `prices` (the config's `[prices]`).
     pub fn with_prices(mut self, prices: Prices) -> Self {
-        self.prices = prices;
+        self.core.set_prices(prices);
         self
+    }
+
+    /// One pane per lane again, each with a fresh view (the lanes changed: a session loaded).
+    pub fn reset_panes(&mut self) {
+        let n = self.core.lanes.len();
+        self.panes = (0..n).map(|_| Pane::default()).collect();
+        self.limits.resize(n, None);
+        self.focus = self.focus.min(n.saturating_sub(1));
+    }
+
+    /// Pane `i`'s lane in the core.
+    pub fn lane(&self, i: usize) -> Option<&Lane> {
+        self.core.lanes.get(i)
     }
 
     pub fn layout(&self) -> Screen {
@@ -136,7 +129,7 @@ impl App {
     }
 
     pub fn in_flight(&self) -> bool {
-        self.panes.iter().any(Pane::in_flight)
+        self.core.in_flight()
     }
 
     pub fn input_text(&self) -> String {
@@ -156,71 +149,4 @@ pub fn fresh_input(text: &str) -> TextArea<'static> {
     input.move_cursor(ratatui_textarea::CursorMove::Bottom);
     input.move_cursor(ratatui_textarea::CursorMove::End);
     input
-}
-
-/// Run the UI until the user quits. `clients[i]` serves pane `i`; `first` are messages to
-/// handle before the first frame (a resumed session, config warnings).
-pub async fn run_loop<B: Backend>(
-    terminal: &mut Terminal<B>,
-    mut app: App,
-    clients: Vec<Option<Client>>,
-    sessions_dir: Option<std::path::PathBuf>,
-    first: Vec<Msg>,
-) -> anyhow::Result<()>
-where
-    B::Error: Send + Sync + 'static,
-{
-    let (tx, mut rx) = mpsc::channel::<Tagged>(1024);
-    let (notes_tx, mut notes) = mpsc::unbounded_channel::<Msg>();
-    let mut rt = Runtime::new(clients, tx, sessions_dir, notes_tx);
-    let mut events = crossterm::event::EventStream::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let size = terminal.size()?;
-    rt.dispatch(
-        &mut app,
-        Msg::Resize {
-            width: size.width,
-            height: size.height,
-        },
-    );
-    for msg in first {
-        rt.dispatch(&mut app, msg);
-    }
-    let mut last_draw = tokio::time::Instant::now() - FRAME;
-    while !app.quit {
-        let next_draw = last_draw + FRAME;
-        tokio::select! {
-            event = events.next() => match event {
-                Some(Ok(event)) => {
-                    if let Some(msg) = to_msg(event) {
-                        rt.dispatch(&mut app, msg);
-                    }
-                }
-                Some(Err(e)) => return Err(e.into()),
-                None => break,
-            },
-            Some(first) = rx.recv() => {
-                rt.dispatch(&mut app, first.into_msg());
-                // Take what else is already queued in one go; the frame shows all of it.
-                for _ in 0..256 {
-                    let Ok(more) = rx.try_recv() else { break };
-                    rt.dispatch(&mut app, more.into_msg());
-                }
-            },
-            Some(note) = notes.recv() => rt.dispatch(&mut app, note),
-            _ = tick.tick() => {
-                let limits = rt.tasks.snapshots();
-                rt.dispatch(&mut app, Msg::Limits(limits));
-            },
-            _ = tokio::time::sleep_until(next_draw), if app.dirty => {
-                rt.dispatch(&mut app, Msg::Frame);
-                terminal.draw(|f| super::ui::render(&app, f))?;
-                app.dirty = false;
-                last_draw = tokio::time::Instant::now();
-            },
-        }
-    }
-    rt.shutdown().await;
-    Ok(())
 }

@@ -28,13 +28,16 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 /// `ESC ] 52 ; c ; BASE64 BEL`: ask the terminal to put `text` on the clipboard. Inside tmux the
-/// sequence goes through as a DCS passthrough (`ESC P tmux; … ESC \`, every ESC inside doubled).
+/// plain sequence goes first (tmux's own clipboard handling takes it, with its defaults), then the
+/// same as a DCS passthrough (`ESC P tmux; … ESC \`, every ESC inside doubled) for a tmux with
+/// `allow-passthrough` on; tmux drops that one otherwise.
 pub fn osc52(text: &str, tmux: bool) -> Vec<u8> {
     let plain = format!("\x1b]52;c;{}\x07", base64(text.as_bytes()));
     if !tmux {
         return plain.into_bytes();
     }
-    let mut out = b"\x1bPtmux;".to_vec();
+    let mut out = plain.clone().into_bytes();
+    out.extend_from_slice(b"\x1bPtmux;");
     for &b in plain.as_bytes() {
         if b == 0x1b {
             out.push(0x1b);
@@ -45,10 +48,15 @@ pub fn osc52(text: &str, tmux: bool) -> Vec<u8> {
     out
 }
 
-/// The body of the last fenced code block (```` ``` ```` or `~~~`) in `markdown`, if any. An
-/// unclosed fence (an answer cut off mid-block) counts up to the end of the text.
+/// The body of the last fenced code block (```` ``` ```` or `~~~`) in `markdown`, if any.
 pub fn last_code_block(markdown: &str) -> Option<String> {
-    let mut last = None;
+    code_blocks(markdown).pop()
+}
+
+/// The bodies of every fenced code block (```` ``` ```` or `~~~`) in `markdown`, in order. An
+/// unclosed fence (an answer cut off mid-block) counts up to the end of the text.
+pub fn code_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
     let mut open: Option<(String, Vec<&str>)> = None;
     for line in markdown.lines() {
         let trimmed = line.trim_start();
@@ -67,7 +75,7 @@ pub fn last_code_block(markdown: &str) -> Option<String> {
                 if trimmed.starts_with(fence.as_str())
                     && trimmed.trim_end().chars().all(|c| fence.starts_with(c))
                 {
-                    last = Some(body.join("\n"));
+                    blocks.push(body.join("\n"));
                     open = None;
                 } else {
                     body.push(line);
@@ -76,9 +84,9 @@ pub fn last_code_block(markdown: &str) -> Option<String> {
         }
     }
     if let Some((_, body)) = open {
-        last = Some(body.join("\n"));
+        blocks.push(body.join("\n"));
     }
-    last
+    blocks
 }
 
 /// Put `text` on the system clipboard with the first tool that is present and has a display to
@@ -152,7 +160,8 @@ mod tests {
     fn osc52_tmux_doubles_escapes_and_wraps_in_dcs() {
         assert_eq!(
             osc52("hi", true),
-            b"\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\".to_vec()
+            b"\x1b]52;c;aGk=\x07\x1bPtmux;\x1b\x1b]52;c;aGk=\x07\x1b\\".to_vec(),
+            "plain first (tmux's defaults take it), then the passthrough"
         );
     }
 

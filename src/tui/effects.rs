@@ -9,23 +9,24 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::client::Client;
-use crate::session::Session;
+use crate::session::{Session, Writer};
 
 use super::app::App;
 use super::clipboard;
 use super::msg::{Command, Msg};
 use super::picker::SessionSummary;
-use super::saver::Saver;
 use super::tasks::{Tagged, Tasks};
-use super::update::update;
+use super::update::update_at;
 
 /// What performs effects: the request tasks, the session writer, where sessions live.
 pub struct Runtime {
     pub tasks: Tasks,
-    saver: Saver,
+    writer: Writer,
     dir: Option<PathBuf>,
     /// Inside tmux, OSC 52 needs its passthrough wrapping.
     tmux: bool,
+    /// `Command::Quit` was asked: the loop ends.
+    quit: bool,
 }
 
 impl Runtime {
@@ -37,26 +38,35 @@ impl Runtime {
     ) -> Self {
         Self {
             tasks: Tasks::new(clients, tx),
-            saver: Saver::spawn(dir.clone(), notes),
+            writer: Writer::spawn(dir.clone(), move |report| {
+                let _ = notes.send(Msg::Saved {
+                    result: report.result,
+                    announce: report.announce,
+                });
+            }),
             dir,
             tmux: std::env::var_os("TMUX").is_some(),
+            quit: false,
         }
+    }
+
+    pub fn quitting(&self) -> bool {
+        self.quit
     }
 
     /// Feed `msg` through `update`, perform the commands, and handle the messages they answer with.
     pub fn dispatch(&mut self, app: &mut App, msg: Msg) {
         let mut queue = VecDeque::from([msg]);
         while let Some(msg) = queue.pop_front() {
-            app.now = Instant::now();
-            for command in update(app, msg) {
-                if let Some(answer) = self.perform(app, command) {
+            for command in update_at(app, msg, Instant::now()) {
+                if let Some(answer) = self.perform(command) {
                     queue.push_back(answer);
                 }
             }
         }
     }
 
-    fn perform(&mut self, app: &mut App, command: Command) -> Option<Msg> {
+    fn perform(&mut self, command: Command) -> Option<Msg> {
         match command {
             Command::StartRequest {
                 pane,
@@ -64,8 +74,8 @@ impl Runtime {
                 request,
             } => self.tasks.start(pane, request_id, request),
             Command::Abort { pane, request_id } => self.tasks.abort(pane, request_id),
-            Command::Quit => app.quit = true,
-            Command::SaveSession { session, announce } => self.saver.save(session, announce),
+            Command::Quit => self.quit = true,
+            Command::Save { op, announce } => self.writer.save(op, announce),
             Command::NewSession => return Some(Msg::SessionStarted(Box::default())),
             Command::ListSessions => return Some(self.list()),
             Command::OpenSession(id) => return Some(self.open(&id)),
@@ -73,6 +83,15 @@ impl Runtime {
                 return Some(Msg::Notice(self.write(&path, &contents)))
             }
             Command::Copy(text) => self.copy(text),
+            Command::RememberPrompt(prompt) => {
+                if let Some(path) = super::history::default_file() {
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = super::history::append(&path, &prompt) {
+                            tracing::warn!("could not add to {} ({e})", path.display());
+                        }
+                    });
+                }
+            }
         }
         None
     }
@@ -136,6 +155,7 @@ impl Runtime {
     pub async fn shutdown(self) {
         let mut tasks = self.tasks;
         tasks.abort_all();
-        self.saver.finish().await;
+        let writer = self.writer;
+        let _ = tokio::task::spawn_blocking(move || writer.finish()).await;
     }
 }

@@ -4,8 +4,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{fresh_input, App, Overlay};
 use super::msg::Command;
-use super::update::{focused_height, scroll_by};
-use super::{actions, pane::Pane, slash};
+use super::scroll::{focused_height, scroll_by};
+use super::{actions, pane::Pane, prompt, slash};
 
 /// Every binding, for the help overlay.
 pub const BINDINGS: &[(&str, &str)] = &[
@@ -44,8 +44,15 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("Ctrl-O", "saved sessions: Enter reopens one"),
     ("Ctrl-Y", "copy the focused pane's last answer"),
     ("Alt-Y", "copy the last code block of that answer"),
+    (
+        "Alt-T",
+        "show or fold the focused pane's thinking (copy takes the answer only)",
+    ),
     ("?, F1", "this help (? when the prompt is empty)"),
-    ("Ctrl-C", "quit"),
+    (
+        "Ctrl-C",
+        "cancel what streams; again (or with nothing streaming) quit",
+    ),
 ];
 
 /// The short form for the hint line.
@@ -84,7 +91,7 @@ fn on_overlay_key(app: &mut App, key: KeyEvent) {
             _ => None,
         };
         if let Some(delta) = delta {
-            let last = super::ui::help_lines().saturating_sub(1);
+            let last = help_line_count().saturating_sub(1);
             app.help_scroll = app.help_scroll.saturating_add_signed(delta).min(last);
             return;
         }
@@ -135,7 +142,7 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     match key.code {
         KeyCode::Esc => return Some(actions::escape(app)),
         KeyCode::Enter if alt || shift => app.input.insert_newline(),
-        KeyCode::Enter => return Some(actions::submit(app)),
+        KeyCode::Enter => return Some(prompt::submit(app)),
         KeyCode::Tab if slash::complete(app) => {}
         KeyCode::Tab => actions::focus_step(app, 1),
         KeyCode::BackTab => actions::focus_step(app, -1),
@@ -152,8 +159,11 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         KeyCode::Char('o') if ctrl => return Some(actions::open_picker(app)),
         KeyCode::Char('y') if ctrl => return Some(actions::copy(app, false)),
         KeyCode::Char('y') if alt => return Some(actions::copy(app, true)),
-        KeyCode::Char('?') if empty => open_help(app),
-        KeyCode::F(1) => open_help(app),
+        KeyCode::Char('t') if alt => {
+            with_focused(app, |p| p.thinking_open = !p.thinking_open);
+        }
+        KeyCode::Char('?') if empty => actions::open_help(app),
+        KeyCode::F(1) => actions::open_help(app),
         KeyCode::PageUp => page(app, -1),
         KeyCode::PageDown => page(app, 1),
         KeyCode::Home if ctrl || empty => with_focused(app, |p| p.scroll = Some(0)),
@@ -165,9 +175,9 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
     Some(Vec::new())
 }
 
-pub fn open_help(app: &mut App) {
-    app.overlay = Overlay::Help;
-    app.help_scroll = 0;
+/// How many lines the help overlay has: the bindings, a heading, the `/` commands.
+pub fn help_line_count() -> usize {
+    BINDINGS.len() + slash::COMMANDS.len() + 2
 }
 
 fn edit_key(app: &mut App, key: KeyEvent) {

@@ -3,17 +3,23 @@
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::pane::{Phase, Turn};
 use super::wrap::wrap_line;
+use crate::race::{Phase, TurnRef};
 
-/// Every line of `turn` wrapped to `width`, ready to slice into a viewport.
-pub fn turn_lines(turn: &Turn, width: u16) -> Vec<Line<'static>> {
+/// Every line of `turn` wrapped to `width`, ready to slice into a viewport; its thinking folded
+/// to one line unless `open`.
+pub fn turn_lines(turn: TurnRef<'_>, width: u16, open: bool) -> Vec<Line<'static>> {
     let width = usize::from(width.max(1));
     let mut out = Vec::new();
-    prompt_lines(&turn.prompt, width, &mut out);
-    thinking_lines(turn, false, width, &mut out);
-    markdown_lines(&turn.answer, width, &mut out);
-    if let Some(line) = ending(&turn.phase) {
+    prompt_lines(turn.prompt(), width, &mut out);
+    let shown = if open {
+        Thinking::Open
+    } else {
+        Thinking::Folded
+    };
+    thinking_lines(turn, shown, width, &mut out);
+    markdown_lines(turn.answer(), width, &mut out);
+    if let Some(line) = ending(&turn.phase()) {
         wrap_line(&line, width, &mut out);
     }
     out.push(Line::default());
@@ -23,43 +29,62 @@ pub fn turn_lines(turn: &Turn, width: u16) -> Vec<Line<'static>> {
 /// How many lines of a model's thinking show while it thinks: the tail, like a terminal.
 const THINKING_TAIL_LINES: usize = 6;
 
-/// A model's thinking, dimmed and apart from the answer: while it thinks (`live`), a header and
-/// the last few wrapped lines; once the answer started, folded to one line.
-pub fn thinking_lines(turn: &Turn, live: bool, width: usize, out: &mut Vec<Line<'static>>) {
-    let (thinking, chars) = (turn.thinking.as_str(), turn.thinking_chars);
+/// How a turn's thinking shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thinking {
+    /// It is still thinking: a header and the last few lines.
+    Live,
+    /// The answer started: one line saying it thought (the default).
+    Folded,
+    /// Unfolded by the user (Alt-T): all of it, dimmed.
+    Open,
+}
+
+/// A model's thinking, dimmed and apart from the answer.
+pub fn thinking_lines(
+    turn: TurnRef<'_>,
+    shown: Thinking,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
+    let (thinking, chars) = (turn.thinking(), turn.thinking_chars());
     if chars == 0 {
         return;
     }
     let dim = Style::new()
         .fg(Color::DarkGray)
         .add_modifier(Modifier::ITALIC);
-    if !live {
-        let folded = Line::styled(format!("▸ thought · {chars} chars"), dim);
-        wrap_line(&folded, width, out);
-        out.push(Line::default());
-        return;
+    let header = match shown {
+        Thinking::Live => format!("◌ thinking · {chars} chars"),
+        Thinking::Folded => format!("▸ thought · {chars} chars · Alt-T shows it"),
+        Thinking::Open => format!("▾ thought · {chars} chars · Alt-T folds it"),
+    };
+    wrap_line(&Line::styled(header, dim), width, out);
+    match shown {
+        Thinking::Folded => {}
+        Thinking::Open => {
+            for text in thinking.lines() {
+                wrap_line(&Line::styled(text.to_owned(), dim), width, out);
+            }
+        }
+        Thinking::Live => {
+            // Only the tail is wrapped: a long thought costs the same per frame as a short one.
+            let start = thinking
+                .char_indices()
+                .rev()
+                .nth(THINKING_TAIL_LINES * width.max(1))
+                .map_or(0, |(i, _)| i);
+            let mut tail = Vec::new();
+            for text in thinking[start..].lines() {
+                wrap_line(&Line::styled(text.to_owned(), dim), width, &mut tail);
+            }
+            let skip = tail.len().saturating_sub(THINKING_TAIL_LINES);
+            out.extend(tail.into_iter().skip(skip));
+        }
     }
-    wrap_line(
-        &Line::styled(format!("◌ thinking · {chars} chars"), dim),
-        width,
-        out,
-    );
-    // Only the tail is wrapped: a long thought costs the same per frame as a short one.
-    let start = thinking
-        .char_indices()
-        .rev()
-        .nth(THINKING_TAIL_LINES * width.max(1))
-        .map_or(0, |(i, _)| i);
-    let mut tail = Vec::new();
-    for text in thinking[start..].lines() {
-        wrap_line(&Line::styled(text.to_owned(), dim), width, &mut tail);
-    }
-    let skip = tail.len().saturating_sub(THINKING_TAIL_LINES);
-    out.extend(tail.into_iter().skip(skip));
     out.push(Line::default());
 }
 
-/// The prompt as it heads a turn, then a blank line.
 pub fn prompt_lines(prompt: &str, width: usize, out: &mut Vec<Line<'static>>) {
     let prompt_style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
     for (i, text) in prompt.lines().enumerate() {
@@ -120,10 +145,42 @@ pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
         return;
     }
     let rendered = tui_markdown::from_str(text);
+    let mut in_code = false;
     for line in &rendered.lines {
         let line = with_base_style(line, rendered.style);
-        wrap_line(&line, width, out);
+        match code_fence(&line) {
+            // A fence is drawn as the block's frame, not as backticks.
+            Some(lang) => {
+                let frame = if in_code {
+                    "└─".to_owned()
+                } else if lang.is_empty() {
+                    "┌─ code".to_owned()
+                } else {
+                    format!("┌─ {lang}")
+                };
+                in_code = !in_code;
+                wrap_line(
+                    &Line::styled(frame, Style::new().fg(Color::DarkGray)),
+                    width,
+                    out,
+                );
+            }
+            None if in_code => {
+                let mut framed = vec![Span::styled("│ ", Style::new().fg(Color::DarkGray))];
+                framed.extend(line.spans.iter().cloned());
+                wrap_line(&Line::from(framed).style(line.style), width, out);
+            }
+            None => wrap_line(&line, width, out),
+        }
     }
+}
+
+/// The language of a code fence line (```` ```rust ```` gives `rust`, a bare fence ``), or
+/// `None` for any other line.
+fn code_fence(line: &Line<'_>) -> Option<String> {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let rest = text.trim().strip_prefix("```")?;
+    (!rest.contains('`')).then(|| crate::sanitize::clean_line(rest.trim()))
 }
 
 fn with_base_style<'a>(line: &Line<'a>, base: Style) -> Line<'a> {
@@ -139,8 +196,9 @@ fn ending(phase: &Phase) -> Option<Line<'static>> {
             format!("✗ failed: {kind}: {}", message.trim()),
             red,
         )),
+        // The footer says "cancelled"; the body says what became of the text.
         Phase::Cancelled => Some(Line::styled(
-            "⊘ cancelled",
+            "⊘ stopped here: kept in the session, not sent back as history",
             Style::new().fg(Color::DarkGray),
         )),
         _ => None,

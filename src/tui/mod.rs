@@ -2,7 +2,7 @@
 //!
 //! Flow in one direction (DESIGN.md §3): terminal and provider events become [`msg::Msg`]s;
 //! [`update::update`] turns each into new [`app::App`] state plus [`msg::Command`]s; the loop in
-//! [`app::run_loop`] performs the commands; [`ui::render`] draws the state and changes nothing.
+//! [`run::run_loop`] performs the commands; [`ui::render`] draws the state and changes nothing.
 
 mod actions;
 pub mod app;
@@ -11,14 +11,16 @@ mod effects;
 mod events;
 mod history;
 pub mod keys;
+pub mod layout;
 mod markdown;
 pub mod msg;
 pub mod pane;
 pub mod picker;
-pub mod race;
+mod prompt;
 mod record;
 mod resume;
-mod saver;
+mod run;
+mod scroll;
 pub mod slash;
 mod tasks;
 mod terminal;
@@ -90,15 +92,20 @@ pub async fn run(mut providers: Vec<ProviderConfig>, options: Options) -> anyhow
             options.warnings.join(" · warning: ")
         )));
     }
-    let app = app::App::new(&providers, unavailable, options.demo, Instant::now())
+    let mut app = app::App::new(&providers, unavailable, options.demo, Instant::now())
         .with_prices(options.prices);
+    if let Some(path) = history::default_file() {
+        app.history = history::PromptHistory::with_entries(history::load(&path));
+    }
     tokio::task::spawn_blocking(markdown::warm_up);
     let mut guard = terminal::TerminalGuard::enter()?;
-    let result = app::run_loop(&mut guard.terminal, app, clients, dir, first).await;
+    let result = run::run_loop(&mut guard.terminal, app, clients, dir, first).await;
     drop(guard);
     result
 }
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]

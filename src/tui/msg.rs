@@ -1,4 +1,4 @@
-//! Inputs to [`update`](super::update::update) (`Msg`) and the effects it asks for (`Command`), as plain data.
+//! Inputs to the TUI's `update` (`Msg`) and the effects it asks for (`Command`), as plain data.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,15 +8,13 @@ use crossterm::event::{KeyEvent, MouseEvent};
 use crate::client::ClientEvent;
 use crate::provider::ChatRequest;
 use crate::ratelimit::LimiterSnapshot;
-use crate::session::Session;
+use crate::session::{SaveOp, Session};
 
 use super::picker::SessionSummary;
 
-/// Index of a pane (one per provider, in config order).
-pub type PaneId = usize;
-
-/// Names one request; events carrying an older id than the pane's current one are stale.
-pub type RequestId = u64;
+/// Index of a pane: the race core's lane it shows (one per provider, in config order).
+pub use crate::race::LaneId as PaneId;
+pub use crate::race::RequestId;
 
 /// Something that happened: a terminal event, a provider event, a clock tick.
 #[derive(Debug, Clone)]
@@ -70,9 +68,10 @@ pub enum Command {
         pane: PaneId,
         request_id: RequestId,
     },
-    /// Write this snapshot of the session to disk (atomically, in the background).
-    SaveSession {
-        session: Box<Session>,
+    /// Write to the session's files, in the background: a whole snapshot (atomically) or what
+    /// streamed since the last write (appended to its journal).
+    Save {
+        op: SaveOp,
         announce: bool,
     },
     /// Start a new session (the runtime makes its id and answers with `Msg::SessionStarted`).
@@ -86,6 +85,8 @@ pub enum Command {
         path: PathBuf,
         contents: String,
     },
+    /// Add a sent prompt to the history file, so the next run recalls it.
+    RememberPrompt(String),
     /// Put `text` on the clipboard: OSC 52 to the terminal, plus a native tool if there is one.
     Copy(String),
     Quit,

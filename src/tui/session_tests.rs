@@ -8,22 +8,40 @@ use crossterm::event::{KeyCode, KeyModifiers};
 use crate::client::ClientEvent;
 use crate::config::{Price, Prices};
 use crate::provider::{Protocol, Role};
-use crate::session::{ProviderRef, Session};
+use crate::session::{Piece, ProviderRef, SaveOp, Session};
 
 use super::app::Overlay;
 use super::msg::{Command, Msg};
 use super::pane::Phase;
 use super::picker::SessionSummary;
 use super::update::update;
-use super::update_tests::{app, done, event, key, send, started};
+use super::update_tests::{app, done, event, key, send, started, turn};
 
 fn saves(commands: &[Command]) -> Vec<&Session> {
     commands
         .iter()
         .filter_map(|c| match c {
-            Command::SaveSession { session, .. } => Some(&**session),
+            Command::Save {
+                op: SaveOp::Whole(session),
+                ..
+            } => Some(&**session),
             _ => None,
         })
+        .collect()
+}
+
+/// The streamed text the commands append to the session's journal.
+fn appended(commands: &[Command]) -> Vec<&Piece> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Save {
+                op: SaveOp::Append { pieces, .. },
+                ..
+            } => Some(pieces),
+            _ => None,
+        })
+        .flatten()
         .collect()
 }
 
@@ -35,9 +53,9 @@ fn submit_saves_the_prompt_before_any_answer() {
     assert_eq!(saved.len(), 1);
     assert!(matches!(
         commands[0],
-        Command::SaveSession {
+        Command::Save {
+            op: SaveOp::Whole(_),
             announce: false,
-            ..
         }
     ));
     let names: Vec<&str> = saved[0].providers.iter().map(|p| p.name.as_str()).collect();
@@ -59,17 +77,32 @@ fn streamed_text_is_saved_periodically_and_the_finished_answer_at_once() {
     };
     assert!(update(&mut app, msg("Hel", 10)).is_empty(), "too soon");
     let partial = update(&mut app, msg("lo", 300));
-    let saved = saves(&partial);
-    assert_eq!(
-        saved.len(),
-        1,
-        "a quarter second later the partial text is saved"
+    assert!(
+        saves(&partial).is_empty(),
+        "streamed text never rewrites the whole file"
     );
-    let turn = &saved[0].providers[0].turns[0];
-    assert_eq!((turn.answer.as_str(), turn.complete), ("Hello", false));
+    let pieces = appended(&partial);
+    assert_eq!(pieces.len(), 1, "a quarter second later the text is saved");
+    let turn_id = app.core.session.providers[0].turns[0].id.clone().unwrap();
+    assert_eq!(
+        (
+            pieces[0].turn.as_str(),
+            pieces[0].at,
+            pieces[0].text.as_str()
+        ),
+        (turn_id.as_str(), 0, "Hello")
+    );
     assert!(update(&mut app, msg("!", 320)).is_empty());
+    // Only what is new since the last save goes out: the cost is the change, not the transcript.
+    let more = update(&mut app, msg("!", 600));
+    let pieces = appended(&more);
+    assert_eq!(
+        (pieces[0].at, pieces[0].text.as_str()),
+        (5, "!!"),
+        "{pieces:?}"
+    );
 
-    let before = app.session.clone();
+    let before = app.core.session.clone();
     let outcome = crate::client::Outcome {
         content: "Hello!".into(),
         ..Default::default()
@@ -128,14 +161,19 @@ fn cancel_and_quit_save_the_text_so_far_marked_cancelled() {
         ClientEvent::Delta("x".into()),
         t0,
     );
+    // The first Ctrl-C cancels (and saves), the second quits.
     let commands = key(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(saves(&commands).len(), 1);
-    assert_eq!(commands.last(), Some(&Command::Quit));
-    // Quitting with unsaved streamed text and nothing in flight still saves it.
-    let (mut app, _) = super::update_tests::app(1);
-    app.autosave.touch();
-    let commands = key(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
-    assert_eq!(saves(&commands).len(), 1);
+    assert!(!commands.contains(&Command::Quit), "{commands:?}");
+    assert!(app
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.contains("again quits")));
+    let second = key(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(second, [Command::Quit]);
+    let text = &saves(&commands)[0].providers[0].turns[1];
+    assert_eq!((text.answer.as_str(), text.complete), ("x", true));
+    assert!(appended(&commands).is_empty(), "the whole save holds it");
 }
 
 /// A saved race: p0 and p1 answered q1 and q2 (p1 failed q2), and `ghost` is no longer configured.
@@ -169,17 +207,20 @@ fn a_resumed_session_continues_each_providers_conversation() {
     let (mut app, _) = app(2);
     update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved_race()))));
     assert_eq!(app.panes.len(), 3, "a pane for the unconfigured provider");
-    let ghost = &app.panes[2];
+    let ghost = &app.core.lanes[2];
     assert!(ghost
         .unavailable
         .as_deref()
         .is_some_and(|w| w.contains("not configured")));
     assert!(!ghost.enabled);
-    assert_eq!(ghost.turns.len(), 2, "its turns are shown");
-    assert_eq!(app.panes[0].info.model, "m0-old", "the session's model");
-    assert_eq!(app.panes[0].turns[1].answer, "p0-q2");
-    assert!(matches!(app.panes[1].turns[1].phase, Phase::Failed { .. }));
-    assert_eq!(app.round, 2);
+    assert_eq!(app.core.turn_count(2), 2, "its turns are shown");
+    assert_eq!(
+        app.core.lanes[0].info.model, "m0-old",
+        "the session's model"
+    );
+    assert_eq!(turn(&app, 0, 1).answer(), "p0-q2");
+    assert!(matches!(turn(&app, 1, 1).phase(), Phase::Failed { .. }));
+    assert_eq!(app.core.round, 2);
 
     let commands = send(&mut app, "q3");
     let requests: Vec<_> = commands
@@ -220,8 +261,8 @@ fn loading_another_session_drops_panes_of_the_previous_one() {
     update(&mut app, Msg::SessionLoaded(Ok(Box::new(other))));
     assert_eq!(app.panes.len(), 2);
     assert_eq!(app.focus, 1);
-    assert!(app.panes[0].turns.is_empty());
-    assert_eq!(app.panes[1].turns[0].prompt, "only");
+    assert!((app.core.turn_count(0) == 0));
+    assert_eq!(turn(&app, 1, 0).prompt(), "only");
     update(&mut app, Msg::SessionLoaded(Err("no session \"x\"".into())));
     assert_eq!(app.notice.as_deref(), Some("no session \"x\""));
 }
@@ -325,9 +366,59 @@ fn copy_takes_the_focused_panes_last_answer_or_its_code() {
 }
 
 #[test]
+fn alt_y_again_takes_the_code_block_before_and_ctrl_y_says_when_the_answer_is_older() {
+    let (mut app, t0) = app(1);
+    let ids = started(&send(&mut app, "two blocks"));
+    done(
+        &mut app,
+        ids[0].0,
+        ids[0].1,
+        "```\none\n```\ntext\n```py\ntwo\n```\n",
+        t0,
+    );
+    let alt_y = |app: &mut super::app::App| key(app, KeyCode::Char('y'), KeyModifiers::ALT);
+    assert_eq!(alt_y(&mut app), [Command::Copy("two".into())]);
+    assert!(app
+        .notice
+        .as_deref()
+        .is_some_and(|n| n.contains("block 2 of 2")));
+    assert_eq!(alt_y(&mut app), [Command::Copy("one".into())]);
+    assert_eq!(
+        alt_y(&mut app),
+        [Command::Copy("two".into())],
+        "round again"
+    );
+    // The next prompt fails: Ctrl-Y copies the earlier answer and says so.
+    let ids = started(&send(&mut app, "again"));
+    let failed = crate::client::Outcome {
+        error: Some(crate::provider::ApiError::new(
+            crate::provider::ErrorKind::Server,
+            "boom",
+        )),
+        ..Default::default()
+    };
+    event(
+        &mut app,
+        ids[0].0,
+        ids[0].1,
+        ClientEvent::Done(Box::new(failed)),
+        t0,
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y'), KeyModifiers::CONTROL).len(),
+        1
+    );
+    let notice = app.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("an earlier prompt (the latest has none)"),
+        "{notice}"
+    );
+}
+
+#[test]
 fn a_priced_answer_has_its_cost_in_the_pane_and_the_session() {
     let (mut app, t0) = app(2);
-    app.prices = Prices(BTreeMap::from([(
+    app.core.set_prices(Prices(BTreeMap::from([(
         "m0".to_owned(),
         Price {
             input: 1.0,
@@ -335,7 +426,7 @@ fn a_priced_answer_has_its_cost_in_the_pane_and_the_session() {
             cached_input: None,
             cache_write: None,
         },
-    )]));
+    )])));
     let ids = started(&send(&mut app, "hi"));
     done(&mut app, ids[1].0, ids[1].1, "b", t0);
     let event = Msg::Provider {
@@ -353,12 +444,9 @@ fn a_priced_answer_has_its_cost_in_the_pane_and_the_session() {
         at: t0,
     };
     let commands = update(&mut app, event);
-    let cost = app.panes[0].turns[0].stats.as_ref().and_then(|s| s.cost);
+    let cost = turn(&app, 0, 0).metrics().and_then(|m| m.cost_usd);
     assert_eq!(cost, Some(0.002));
-    assert_eq!(
-        app.panes[1].turns[0].stats.as_ref().and_then(|s| s.cost),
-        None
-    );
+    assert_eq!(turn(&app, 1, 0).metrics().and_then(|m| m.cost_usd), None);
     let saved = saves(&commands);
     assert_eq!(saved[0].providers[0].turns[0].metrics.cost_usd, Some(0.002));
 }
@@ -397,7 +485,7 @@ fn a_resumed_session_keeps_each_panes_settings_and_saves_them_per_turn() {
         max_tokens: Some(64),
     });
     update(&mut app, Msg::SessionLoaded(Ok(Box::new(saved))));
-    let info = &app.panes[0].info;
+    let info = &app.core.lanes[0].info;
     assert_eq!(info.model, "m0-tuned");
     assert_eq!(info.system.as_deref(), Some("Be terse."));
     assert_eq!((info.temperature, info.max_tokens), (Some(0.25), Some(64)));
@@ -405,8 +493,8 @@ fn a_resumed_session_keeps_each_panes_settings_and_saves_them_per_turn() {
     assert_eq!(request.system.as_deref(), Some("Be terse."));
     assert_eq!(request.temperature, Some(0.25));
     // The new turn records what it was asked with.
-    let name = app.panes[0].info.name.clone();
-    let settings = app.session.last_settings(&name).unwrap();
+    let name = app.core.lanes[0].info.name.clone();
+    let settings = app.core.session.last_settings(&name).unwrap();
     assert_eq!(settings.max_tokens, Some(64));
     assert_eq!(settings.model.as_deref(), Some("m0-tuned"));
 }

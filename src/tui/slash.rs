@@ -11,20 +11,35 @@ use super::{actions, record};
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "model",
-        "NAME",
-        "the focused pane's model, from the next prompt",
+        "[NAME]",
+        "the focused pane's model, from the next prompt (none: show it)",
     ),
     (
         "system",
-        "[TEXT]",
-        "system prompt for every pane (none clears it)",
+        "[TEXT|off]",
+        "system prompt for every pane (none: show the focused pane's)",
     ),
     (
         "temp",
-        "F|off",
+        "[F|off]",
         "temperature for every pane (0 to 2; Anthropic 0 to 1)",
     ),
-    ("max", "N|off", "max output tokens for every pane"),
+    ("max", "[N|off]", "max output tokens for every pane"),
+    (
+        "retry",
+        "",
+        "ask the focused pane's last prompt again, replacing its answer",
+    ),
+    (
+        "regen",
+        "[all]",
+        "as /retry; with all, every pane of the last race",
+    ),
+    (
+        "drop",
+        "",
+        "forget the last race in every pane (its prompt and answers)",
+    ),
     (
         "clear",
         "",
@@ -66,11 +81,13 @@ pub fn run(app: &mut App, line: &str) -> Vec<Command> {
     };
     let mut commands = Vec::new();
     let result = match name {
+        "model" | "system" | "temp" | "max" if arg.is_empty() => Ok(Some(current(app, name))),
         "model" => set_model(app, arg),
         "system" => set_system(app, arg),
         "temp" => set_temperature(app, arg),
         "max" => set_max_tokens(app, arg),
         "providers" => providers(app, arg),
+        "retry" | "regen" | "drop" => return again(app, name, arg),
         "clear" | "save" | "sessions" | "help" if !arg.is_empty() => {
             Err(format!("/{name} takes no arguments"))
         }
@@ -78,11 +95,11 @@ pub fn run(app: &mut App, line: &str) -> Vec<Command> {
             commands = actions::new_conversation(app);
             Ok(None)
         }
-        "save" if app.session.turn_count() == 0 => {
+        "save" if app.core.session.turn_count() == 0 => {
             Err("nothing to save yet: send a prompt first".to_owned())
         }
         "save" => {
-            commands.push(record::save(app, true));
+            commands.push(record::save_now(app));
             Ok(None)
         }
         "export" => export(app, arg).map(|c| {
@@ -94,7 +111,7 @@ pub fn run(app: &mut App, line: &str) -> Vec<Command> {
             Ok(None)
         }
         "help" => {
-            super::keys::open_help(app);
+            actions::open_help(app);
             Ok(None)
         }
         _ => Err(format!(
@@ -111,11 +128,70 @@ pub fn run(app: &mut App, line: &str) -> Vec<Command> {
 
 type Outcome = Result<Option<String>, String>;
 
+/// `/model`, `/system`, `/temp`, `/max` with no argument: the focused pane's current value.
+fn current(app: &App, name: &str) -> String {
+    let Some(lane) = app.lane(app.focus) else {
+        return "no pane".to_owned();
+    };
+    let i = &lane.info;
+    let value = match name {
+        "model" => i.model.clone(),
+        "system" => match &i.system {
+            Some(s) if !s.is_empty() => format!("\"{}\"", crate::sanitize::clean_line(s)),
+            _ => "none (/system TEXT sets one)".to_owned(),
+        },
+        "temp" => i
+            .temperature
+            .map_or("the provider's default".to_owned(), |t| t.to_string()),
+        _ => i
+            .max_tokens
+            .map_or("the provider's default".to_owned(), |n| n.to_string()),
+    };
+    format!("{} {name}: {value}", i.name)
+}
+
+/// `/retry`, `/regen [all]`, `/drop`: ask the latest prompt again, or forget the latest race.
+fn again(app: &mut App, name: &str, arg: &str) -> Vec<Command> {
+    let at = app.now;
+    if app.in_flight() {
+        app.notice = Some("a race is still running: Esc cancels it".to_owned());
+        return Vec::new();
+    }
+    let event = match (name, arg) {
+        ("drop", "") => crate::race::CoreEvent::DropLast { at },
+        ("retry" | "regen", "") => crate::race::CoreEvent::Regenerate {
+            lanes: vec![app.focus],
+            at,
+        },
+        ("regen", "all") => crate::race::CoreEvent::Regenerate {
+            lanes: app.core.round_turns().iter().map(|(i, _)| *i).collect(),
+            at,
+        },
+        _ => {
+            app.notice = Some(usage(name));
+            return Vec::new();
+        }
+    };
+    let before = app.core.round;
+    let commands = record::drive(app, event);
+    app.notice = Some(match (name, commands.is_empty()) {
+        (_, true) => "nothing to ask again or drop yet".to_owned(),
+        ("drop", false) => {
+            for p in &mut app.panes {
+                p.view = super::view::PaneView::default();
+            }
+            format!("dropped race {before}: the conversation goes on without it")
+        }
+        _ => "asking again".to_owned(),
+    });
+    commands
+}
+
 fn set_model(app: &mut App, arg: &str) -> Outcome {
     if arg.is_empty() || arg.contains(char::is_whitespace) {
         return Err(format!("{} (one model name)", usage("model")));
     }
-    let Some(p) = app.panes.get_mut(app.focus) else {
+    let Some(p) = app.core.lanes.get_mut(app.focus) else {
         return Err("no pane to set a model for".to_owned());
     };
     p.info.model = arg.to_owned();
@@ -126,8 +202,8 @@ fn set_model(app: &mut App, arg: &str) -> Outcome {
 }
 
 fn set_system(app: &mut App, arg: &str) -> Outcome {
-    let system = (!arg.is_empty()).then(|| arg.to_owned());
-    for p in &mut app.panes {
+    let system = (arg != "off").then(|| arg.to_owned());
+    for p in &mut app.core.lanes {
         p.info.system.clone_from(&system);
     }
     Ok(Some(match system {
@@ -151,14 +227,14 @@ fn set_temperature(app: &mut App, arg: &str) -> Outcome {
     };
     // The same rule as `--temperature`: each pane's API range (OpenAI 0 to 2, Anthropic 0 to 1).
     if let Some(t) = value {
-        for p in &app.panes {
+        for p in &app.core.lanes {
             p.info
                 .protocol
                 .check_temperature(t)
                 .map_err(|e| format!("{}: {e}", p.info.name))?;
         }
     }
-    for p in &mut app.panes {
+    for p in &mut app.core.lanes {
         p.info.temperature = value;
     }
     Ok(Some(match value {
@@ -180,7 +256,7 @@ fn set_max_tokens(app: &mut App, arg: &str) -> Outcome {
             }
         },
     };
-    for p in &mut app.panes {
+    for p in &mut app.core.lanes {
         p.info.max_tokens = value;
     }
     Ok(Some(match value {
@@ -193,7 +269,8 @@ fn set_max_tokens(app: &mut App, arg: &str) -> Outcome {
 fn providers(app: &mut App, arg: &str) -> Outcome {
     if arg.is_empty() {
         let list: Vec<String> = app
-            .panes
+            .core
+            .lanes
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -212,7 +289,12 @@ fn providers(app: &mut App, arg: &str) -> Outcome {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    let known: Vec<&str> = app.panes.iter().map(|p| p.info.name.as_str()).collect();
+    let known: Vec<&str> = app
+        .core
+        .lanes
+        .iter()
+        .map(|p| p.info.name.as_str())
+        .collect();
     if let Some(bad) = wanted.iter().find(|w| !known.contains(w)) {
         return Err(format!(
             "unknown provider {bad}: the providers are {}",
@@ -220,13 +302,14 @@ fn providers(app: &mut App, arg: &str) -> Outcome {
         ));
     }
     if let Some(p) = app
-        .panes
+        .core
+        .lanes
         .iter()
         .find(|p| p.unavailable.is_some() && wanted.contains(&p.info.name.as_str()))
     {
         return Err(format!("{} cannot be used: see its pane", p.info.name));
     }
-    for p in &mut app.panes {
+    for p in &mut app.core.lanes {
         p.enabled = p.unavailable.is_none() && wanted.contains(&p.info.name.as_str());
     }
     Ok(Some(format!(
@@ -241,7 +324,7 @@ fn export(app: &mut App, arg: &str) -> Result<Command, String> {
         "json" => true,
         _ => return Err(format!("{}: md (the default) or json", usage("export"))),
     };
-    let s = &app.session;
+    let s = &app.core.session;
     if s.turn_count() == 0 {
         return Err("nothing to export yet: send a prompt first".to_owned());
     }

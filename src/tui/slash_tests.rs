@@ -55,9 +55,90 @@ fn model_system_temp_and_max_shape_the_next_request() {
     }
     // The session records the model that answered.
     assert_eq!(
-        app.session.provider("p1").map(|p| p.model.as_str()),
+        app.core.session.provider("p1").map(|p| p.model.as_str()),
         Some("big-model")
     );
+}
+
+#[test]
+fn settings_commands_without_an_argument_show_the_focused_panes_value() {
+    let (mut app, _) = app(1);
+    let cases = [
+        ("/model", "p0 model: m0"),
+        ("/system", "p0 system: none"),
+        ("/temp", "p0 temp: the provider's default"),
+        ("/max", "p0 max: the provider's default"),
+        ("/system Be brief.", "system prompt set"),
+        ("/system", "p0 system: \"Be brief.\""),
+        ("/temp 0.4", "temperature 0.4"),
+        ("/temp", "p0 temp: 0.4"),
+        ("/max 64", "at most 64"),
+        ("/max", "p0 max: 64"),
+    ];
+    for (cmd, want) in cases {
+        assert!(send(&mut app, cmd).is_empty(), "{cmd}");
+        assert!(notice(&app).contains(want), "{cmd}: {}", notice(&app));
+    }
+    let sent = requests(&send(&mut app, "hi"));
+    assert_eq!(
+        sent[0].1.system.as_deref(),
+        Some("Be brief."),
+        "showing changed nothing"
+    );
+}
+
+#[test]
+fn retry_asks_a_failed_pane_again_and_drop_forgets_the_race() {
+    let (mut app, t0) = app(2);
+    let ids = started(&send(&mut app, "q1"));
+    done(&mut app, ids[0].0, ids[0].1, "a1", t0);
+    done(&mut app, ids[1].0, ids[1].1, "b1", t0);
+    let ids = started(&send(&mut app, "q2"));
+    done(&mut app, ids[1].0, ids[1].1, "b2", t0);
+    let failed = crate::client::Outcome {
+        error: Some(crate::provider::ApiError::new(
+            crate::provider::ErrorKind::Server,
+            "boom",
+        )),
+        ..Default::default()
+    };
+    super::update_tests::event(
+        &mut app,
+        ids[0].0,
+        ids[0].1,
+        crate::client::ClientEvent::Done(Box::new(failed)),
+        t0,
+    );
+    // Pane 0 is focused: /retry asks q2 again there only, with q1's answer as history.
+    let sent = requests(&send(&mut app, "/retry"));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, 0);
+    let texts: Vec<&str> = sent[0]
+        .1
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(texts, ["q1", "a1", "q2"]);
+    let id = app.core.lanes[0].request_id().expect("in flight");
+    done(&mut app, 0, id, "a2", t0);
+    assert_eq!(app.core.turn_count(0), 2);
+    assert_eq!(
+        app.core.round_turns().len(),
+        2,
+        "still one race of two panes"
+    );
+    // /drop forgets q2 everywhere; the next prompt goes on from q1.
+    assert!(!send(&mut app, "/drop").is_empty());
+    assert!(notice(&app).contains("dropped race 2"), "{}", notice(&app));
+    let sent = requests(&send(&mut app, "q3"));
+    let texts: Vec<&str> = sent[1]
+        .1
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(texts, ["q1", "b1", "q3"]);
 }
 
 #[test]
@@ -67,7 +148,7 @@ fn settings_can_be_reset() {
         "/system x",
         "/temp 1",
         "/max 9",
-        "/system",
+        "/system off",
         "/temp off",
         "/max off",
     ] {
@@ -85,11 +166,14 @@ fn settings_can_be_reset() {
 fn bad_arguments_and_unknown_commands_say_what_is_valid() {
     let (mut app, _) = app(1);
     let cases = [
-        ("/model", "usage: /model NAME"),
-        ("/model two words", "usage: /model NAME"),
-        ("/temp hot", "usage: /temp F|off: F is a number from 0 to 2"),
+        ("/model two words", "usage: /model [NAME]"),
+        (
+            "/temp hot",
+            "usage: /temp [F|off]: F is a number from 0 to 2",
+        ),
         ("/temp 2.5", "OpenAI API's range (0 to 2)"),
-        ("/max 0", "usage: /max N|off: N is a whole number above 0"),
+        ("/max 0", "usage: /max [N|off]: N is a whole number above 0"),
+        ("/regen some", "usage: /regen [all]"),
         ("/max -3", "whole number"),
         (
             "/export xml",
@@ -110,23 +194,27 @@ fn bad_arguments_and_unknown_commands_say_what_is_valid() {
         assert!(notice(&app).contains(want), "{cmd}: {}", notice(&app));
         assert_eq!(notice(&app).lines().count(), 1, "{cmd}");
     }
-    assert_eq!(app.panes[0].info.model, "m0", "nothing changed");
-    assert_eq!(app.panes[0].info.temperature, None);
+    assert_eq!(app.core.lanes[0].info.model, "m0", "nothing changed");
+    assert_eq!(app.core.lanes[0].info.temperature, None);
 }
 
 #[test]
 fn temp_follows_each_panes_api_range_as_the_cli_flag_does() {
     let (mut app, _) = app(2);
-    app.panes[1].info.protocol = crate::provider::Protocol::Anthropic;
+    app.core.lanes[1].info.protocol = crate::provider::Protocol::Anthropic;
     assert!(send(&mut app, "/temp 1.5").is_empty());
     let n = notice(&app).to_owned();
     assert!(
         n.contains("p1") && n.contains("Anthropic") && n.contains("0 to 1"),
         "{n}"
     );
-    assert_eq!(app.panes[0].info.temperature, None, "nothing changed");
+    assert_eq!(app.core.lanes[0].info.temperature, None, "nothing changed");
     assert!(send(&mut app, "/temp 0.7").is_empty());
-    assert!(app.panes.iter().all(|p| p.info.temperature == Some(0.7)));
+    assert!(app
+        .core
+        .lanes
+        .iter()
+        .all(|p| p.info.temperature == Some(0.7)));
 }
 
 #[test]
@@ -150,16 +238,17 @@ fn clear_starts_a_new_conversation_and_session() {
     let (mut app, t0) = app(1);
     let (pane, id) = started(&send(&mut app, "q1"))[0];
     done(&mut app, pane, id, "a1", t0);
-    let old = app.session.id.clone();
+    let old = app.core.session.id.clone();
     assert_eq!(send(&mut app, "/clear"), [Command::NewSession]);
-    assert!(app.panes[0].turns.is_empty());
+    // The runtime answers with the new session; the conversation starts again with it.
     let mut fresh = crate::session::Session::with_id("fresh", "2026-01-01T00:00:00Z");
     fresh.providers.clear();
     update(&mut app, Msg::SessionStarted(Box::new(fresh)));
-    assert_ne!(app.session.id, old);
+    assert!((app.core.turn_count(0) == 0));
+    assert_ne!(app.core.session.id, old);
     let sent = requests(&send(&mut app, "q2"));
     assert_eq!(sent[0].1.messages.len(), 1, "no history after /clear");
-    assert_eq!(app.session.id, "fresh");
+    assert_eq!(app.core.session.id, "fresh");
 }
 
 #[test]
@@ -172,13 +261,13 @@ fn save_and_export_are_effects_with_the_session() {
     let (pane, id) = started(&send(&mut app, "q1"))[0];
     done(&mut app, pane, id, "a1", t0);
     match send(&mut app, "/save").as_slice() {
-        [Command::SaveSession {
-            session,
+        [Command::Save {
+            op: crate::session::SaveOp::Whole(session),
             announce: true,
-        }] => assert_eq!(session.id, app.session.id),
+        }] => assert_eq!(session.id, app.core.session.id),
         other => panic!("{other:?}"),
     }
-    let sid = app.session.id.clone();
+    let sid = app.core.session.id.clone();
     match send(&mut app, "/export").as_slice() {
         [Command::WriteFile { path, contents }] => {
             assert_eq!(path, &PathBuf::from(format!("paddock-{sid}.md")));
@@ -192,7 +281,7 @@ fn save_and_export_are_effects_with_the_session() {
             assert_eq!(path, &PathBuf::from(format!("paddock-{sid}.json")));
             let back: crate::session::Session =
                 serde_json::from_str(contents).expect("the export is the session");
-            assert_eq!(back, app.session);
+            assert_eq!(back, app.core.session);
         }
         other => panic!("{other:?}"),
     }
@@ -210,7 +299,7 @@ fn help_and_sessions_commands_open_their_overlays() {
     for _ in 0..20 {
         key(&mut app, KeyCode::PageDown, KeyModifiers::NONE);
     }
-    assert_eq!(app.help_scroll, super::ui::help_lines() - 1);
+    assert_eq!(app.help_scroll, super::keys::help_line_count() - 1);
     key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
     key(&mut app, KeyCode::F(1), KeyModifiers::NONE);
     assert_eq!(app.help_scroll, 0);

@@ -37,13 +37,41 @@ pub(super) fn app(n: usize) -> (App, Instant) {
     (app, t0)
 }
 
+/// Turn `i` of pane `pane`, as the views read it.
+pub(super) fn turn(app: &App, pane: usize, i: usize) -> crate::race::TurnRef<'_> {
+    app.core.turns(pane).nth(i).expect("the turn exists")
+}
+
 pub(super) fn key(app: &mut App, code: KeyCode, mods: KeyModifiers) -> Vec<Command> {
     update(app, Msg::Key(KeyEvent::new(code, mods)))
 }
 
+/// Type `prompt` and press Enter; the commands it asks for, but the history file's (tested apart).
 pub(super) fn send(app: &mut App, prompt: &str) -> Vec<Command> {
     update(app, Msg::Paste(prompt.to_owned()));
     key(app, KeyCode::Enter, KeyModifiers::NONE)
+        .into_iter()
+        .filter(|c| !matches!(c, Command::RememberPrompt(_)))
+        .collect()
+}
+
+#[test]
+fn sent_prompts_and_commands_go_to_the_history_file_for_the_next_run() {
+    let (mut app, _) = app(1);
+    for text in ["hello", "/temp 0.5", "   "] {
+        update(&mut app, Msg::Paste(text.to_owned()));
+        let commands = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+        let remembered: Vec<&str> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::RememberPrompt(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect();
+        let expected: &[&str] = if text.trim().is_empty() { &[] } else { &[text] };
+        assert_eq!(remembered, expected);
+        app.input = super::app::fresh_input("");
+    }
 }
 
 pub(super) fn started(commands: &[Command]) -> Vec<(usize, RequestId)> {
@@ -103,7 +131,7 @@ fn submit_starts_one_request_per_active_provider() {
         }
     }
     assert!(app.input.is_empty(), "the input clears after sending");
-    assert!(app.panes.iter().all(|p| p.in_flight()));
+    assert!(app.core.lanes.iter().all(|p| p.in_flight()));
 }
 
 #[test]
@@ -138,14 +166,14 @@ fn stream_events_change_only_their_pane() {
         ClientEvent::Delta("lo".into()),
         t0 + Duration::from_millis(130),
     );
-    let p1 = &app.panes[1].turns[0];
-    assert_eq!(p1.answer, "Hello");
-    assert_eq!(p1.phase, Phase::Streaming);
+    let p1 = turn(&app, 1, 0);
+    assert_eq!(p1.answer(), "Hello");
+    assert_eq!(p1.phase(), Phase::Streaming);
     assert_eq!(p1.ttft(), Some(Duration::from_millis(120)));
     for other in [0, 2] {
-        let t = &app.panes[other].turns[0];
-        assert_eq!(t.answer, "");
-        assert_eq!(t.phase, Phase::Queued);
+        let t = turn(&app, other, 0);
+        assert_eq!(t.answer(), "");
+        assert_eq!(t.phase(), Phase::Queued);
     }
 }
 
@@ -154,7 +182,7 @@ fn retry_and_queue_events_set_the_phase() {
     let (mut app, t0) = app(1);
     let (pane, id) = started(&send(&mut app, "hi"))[0];
     event(&mut app, pane, id, ClientEvent::Queued, t0);
-    assert_eq!(app.panes[0].turns[0].phase, Phase::Queued);
+    assert_eq!(turn(&app, 0, 0).phase(), Phase::Queued);
     let decision = RetryDecision {
         retry: 1,
         max_retries: 3,
@@ -169,7 +197,7 @@ fn retry_and_queue_events_set_the_phase() {
         ClientEvent::Retry { decision, error },
         t0,
     );
-    match &app.panes[0].turns[0].phase {
+    match &turn(&app, 0, 0).phase() {
         Phase::Retrying {
             retry: 1,
             max: 3,
@@ -181,7 +209,7 @@ fn retry_and_queue_events_set_the_phase() {
         }
         other => panic!("unexpected phase {other:?}"),
     }
-    assert_eq!(app.panes[0].total_retries, 1);
+    assert_eq!(app.core.lanes[0].total_retries, 1);
 }
 
 #[test]
@@ -204,11 +232,8 @@ fn cancel_emits_aborts_and_late_events_are_dropped() {
         })
         .collect();
     assert_eq!(aborts, ids);
-    assert!(app.panes.iter().all(|p| !p.in_flight()));
-    assert!(app
-        .panes
-        .iter()
-        .all(|p| p.turns[0].phase == Phase::Cancelled));
+    assert!(!app.in_flight());
+    assert!((0..app.panes.len()).all(|i| turn(&app, i, 0).phase() == Phase::Cancelled));
     // Events still in the channel from the cancelled requests change nothing.
     event(
         &mut app,
@@ -218,9 +243,9 @@ fn cancel_emits_aborts_and_late_events_are_dropped() {
         t0,
     );
     done(&mut app, ids[1].0, ids[1].1, "late", t0);
-    assert_eq!(app.panes[0].turns[0].answer, "par");
-    assert_eq!(app.panes[1].turns[0].answer, "");
-    assert_eq!(app.panes[1].turns[0].phase, Phase::Cancelled);
+    assert_eq!(turn(&app, 0, 0).answer(), "par");
+    assert_eq!(turn(&app, 1, 0).answer(), "");
+    assert_eq!(turn(&app, 1, 0).phase(), Phase::Cancelled);
 }
 
 #[test]
@@ -237,7 +262,7 @@ fn events_of_a_superseded_request_are_dropped() {
         ClientEvent::Delta("stale".into()),
         t0,
     );
-    assert_eq!(app.panes[0].turns[1].answer, "");
+    assert_eq!(turn(&app, 0, 1).answer(), "");
 }
 
 #[test]
@@ -252,7 +277,7 @@ fn toggled_off_providers_get_no_request() {
         .map(|(p, _)| *p)
         .collect();
     assert_eq!(panes, [0]);
-    assert!(app.panes[1].turns.is_empty() && app.panes[2].turns.is_empty());
+    assert!((app.core.turn_count(1) == 0) && (app.core.turn_count(2) == 0));
 }
 
 #[test]
@@ -323,7 +348,7 @@ fn failure_ends_the_request_with_its_kind() {
     };
     event(&mut app, pane, id, ClientEvent::Done(Box::new(outcome)), t0);
     assert!(matches!(
-        app.panes[0].turns[0].phase,
+        turn(&app, 0, 0).phase(),
         Phase::Failed {
             kind: ErrorKind::Auth,
             ..
@@ -338,8 +363,8 @@ fn race_winners_when_all_done() {
     let ids = started(&send(&mut app, "hi"));
     done(&mut app, ids[0].0, ids[0].1, "a", t0);
     assert_eq!(
-        super::race::winners(&app),
-        super::race::Winners::default(),
+        app.core.winners(),
+        crate::race::Winners::default(),
         "not finished yet"
     );
     let slow = Outcome {
@@ -355,7 +380,7 @@ fn race_winners_when_all_done() {
         ClientEvent::Done(Box::new(slow)),
         t0,
     );
-    let w = super::race::winners(&app);
+    let w = app.core.winners();
     assert_eq!(w.ttft, Some(1));
     assert_eq!(w.total, Some(0));
 }

@@ -5,9 +5,9 @@ use ratatui::text::Line;
 
 use super::markdown::{
     markdown_lines, prompt_lines, thinking_lines, turn_lines, without_open_fence_language,
-    BlockScan,
+    BlockScan, Thinking,
 };
-use super::pane::Turn;
+use crate::race::TurnRef;
 
 /// Lines of finished turns (`done`), then the turn in flight: its prompt and complete markdown
 /// blocks (`stable`, rendered when a block completes) and the block being written (`live`,
@@ -25,6 +25,8 @@ pub struct PaneView {
     stable_bytes: Option<usize>,
     /// `stable` holds the folded thinking line (the answer began after a thought).
     folded: bool,
+    /// The thinking is shown unfolded (Alt-T).
+    open: bool,
     /// The turn in flight changed since `live` was built.
     pub stale: bool,
 }
@@ -32,25 +34,28 @@ pub struct PaneView {
 impl PaneView {
     /// Bring the cache up to date with `turns` at `width`. Finished turns render once; the turn
     /// in flight re-renders only when it changed (once per frame at most, since this runs per frame).
-    pub fn refresh(&mut self, turns: &[Turn], width: u16) {
-        if width != self.width || self.done_turns > turns.len() {
+    /// `open`: show the thinking unfolded.
+    pub fn refresh(&mut self, turns: &[TurnRef<'_>], width: u16, open: bool) {
+        let finished = turns.iter().take_while(|t| t.is_finished()).count();
+        // Fewer finished turns than cached: a turn was dropped or is being asked again.
+        if width != self.width || finished < self.done_turns || open != self.open {
             *self = PaneView {
                 width,
+                open,
                 stale: true,
                 ..PaneView::default()
             };
         }
-        let finished = turns.iter().take_while(|t| t.phase.is_finished()).count();
         if finished > self.done_turns {
             for turn in &turns[self.done_turns..finished] {
-                self.done.extend(turn_lines(turn, width));
+                self.done.extend(turn_lines(*turn, width, self.open));
             }
             self.done_turns = finished;
             self.stale = true;
         }
         if self.stale {
             match turns.get(finished) {
-                Some(turn) => self.render_in_flight(turn),
+                Some(turn) => self.render_in_flight(*turn),
                 None => self.forget_in_flight(),
             }
             self.stale = false;
@@ -67,29 +72,34 @@ impl PaneView {
 
     /// Re-render the complete blocks only when another one completed (a few times per answer),
     /// and the block being written every time (it is short).
-    fn render_in_flight(&mut self, turn: &Turn) {
+    fn render_in_flight(&mut self, turn: TurnRef<'_>) {
         let width = usize::from(self.width.max(1));
-        if self.stable_bytes.is_none() || turn.answer.len() < self.scan.stable {
+        if self.stable_bytes.is_none() || turn.answer().len() < self.scan.stable {
             self.forget_in_flight();
         }
-        self.scan.advance(&turn.answer);
+        self.scan.advance(turn.answer());
         let cut = self.scan.stable;
-        let fold = !turn.answer.is_empty() && turn.thinking_chars > 0;
+        let fold = !turn.answer().is_empty() && turn.thinking_chars() > 0;
         if self.stable_bytes != Some(cut) || self.folded != fold {
             self.folded = fold;
             self.stable.clear();
-            prompt_lines(&turn.prompt, width, &mut self.stable);
+            prompt_lines(turn.prompt(), width, &mut self.stable);
             if fold {
-                thinking_lines(turn, false, width, &mut self.stable);
+                let shown = if self.open {
+                    Thinking::Open
+                } else {
+                    Thinking::Folded
+                };
+                thinking_lines(turn, shown, width, &mut self.stable);
             }
-            markdown_lines(&turn.answer[..cut], width, &mut self.stable);
+            markdown_lines(&turn.answer()[..cut], width, &mut self.stable);
             self.stable_bytes = Some(cut);
         }
         self.live.clear();
-        if turn.answer.is_empty() {
-            thinking_lines(turn, true, width, &mut self.live);
+        if turn.answer().is_empty() {
+            thinking_lines(turn, Thinking::Live, width, &mut self.live);
         }
-        let rest = &turn.answer[cut..];
+        let rest = &turn.answer()[cut..];
         if cut > 0 && !rest.trim().is_empty() {
             // The blank line between blocks that rendering them apart leaves out.
             self.live.push(Line::default());
@@ -128,16 +138,25 @@ impl PaneView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::pane::Turn;
+    use crate::session::Turn;
 
     fn text(view: &PaneView) -> Vec<String> {
         view.lines(0, usize::MAX).map(|l| l.to_string()).collect()
     }
 
     fn streaming(answer: &str) -> Turn {
-        let mut turn = Turn::new("q", 1, std::time::Instant::now());
-        turn.answer = answer.to_owned();
-        turn
+        Turn {
+            prompt: "q".to_owned(),
+            answer: answer.to_owned(),
+            ..Turn::default()
+        }
+    }
+
+    /// A turn still streaming, as the core shows it.
+    fn live() -> crate::race::Live {
+        let mut live = crate::race::Live::new(1, 0, std::time::Instant::now());
+        live.phase = crate::race::Phase::Streaming;
+        live
     }
 
     #[test]
@@ -172,16 +191,25 @@ mod tests {
         let answer =
             "First paragraph, with *emphasis*.\n\n```rust\nfn main() {}\n\n```\n\nLast line";
         let mut view = PaneView::default();
-        let mut turns = vec![streaming("")];
+        let mut turns = [streaming("")];
         for end in 1..=answer.len() {
             if !answer.is_char_boundary(end) {
                 continue;
             }
             turns[0].answer = answer[..end].to_owned();
             view.stale = true;
-            view.refresh(&turns, 40);
+            let live = live();
+            let refs = [TurnRef {
+                record: &turns[0],
+                live: Some(&live),
+            }];
+            view.refresh(&refs, 40, false);
         }
-        let whole: Vec<String> = turn_lines(&turns[0], 40)
+        let finished = TurnRef {
+            record: &turns[0],
+            live: Some(&live()),
+        };
+        let whole: Vec<String> = turn_lines(finished, 40, false)
             .iter()
             .map(|l| l.to_string())
             .collect();

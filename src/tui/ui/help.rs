@@ -22,9 +22,9 @@ fn rows() -> Vec<Option<(String, &'static str)>> {
 const HEADING: &str =
     " Commands: type them in the prompt (Tab completes the name, // sends a literal /)";
 
-/// How many lines the help has.
-pub fn lines_count() -> usize {
-    rows().len() + 1
+/// How many lines the help has (the keys count them too, to stop scrolling at the end).
+fn lines_count() -> usize {
+    crate::tui::keys::help_line_count()
 }
 
 pub fn render(scroll: usize, area: Rect, buf: &mut Buffer) {

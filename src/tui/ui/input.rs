@@ -8,10 +8,9 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Widget};
 
 use crate::tui::app::App;
 use crate::tui::keys::HINT;
-use crate::tui::race;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let enabled = app.panes.iter().filter(|p| p.enabled).count();
+    let enabled = app.core.lanes.iter().filter(|p| p.enabled).count();
     let title = match enabled {
         0 => " prompt → no provider on ".to_owned(),
         1 => " prompt → 1 provider ".to_owned(),
@@ -32,12 +31,10 @@ pub fn render_hint(app: &App, area: Rect, buf: &mut Buffer) {
             notice.clone(),
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         ))
-    } else if race::finished(app) {
+    } else if app.core.race_finished() {
         Line::from(vec![
-            Span::styled(
-                "race done · Ctrl-R results · ",
-                Style::new().fg(Color::Green),
-            ),
+            Span::styled("race done · ", Style::new().fg(Color::Green)),
+            // The hint itself names ^R once; said again it crowded out the rest.
             Span::styled(HINT, Style::new().fg(Color::DarkGray)),
         ])
     } else {

@@ -4,7 +4,6 @@ pub mod fmt;
 mod footer;
 mod help;
 mod input;
-pub mod layout;
 mod pane;
 mod picker;
 mod popup;
@@ -15,13 +14,26 @@ use ratatui::Frame;
 
 use super::app::{App, Overlay};
 
-pub use help::lines_count as help_lines;
+/// The smallest screen the workbench draws on; below it one line says what is needed.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 12;
 
 /// Draw the whole screen for `app` into `frame`.
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "paddock needs at least {MIN_WIDTH}x{MIN_HEIGHT}; this terminal is {}x{}",
+            area.width, area.height
+        );
+        frame.render_widget(
+            ratatui::widgets::Paragraph::new(text).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
     let screen = app.layout_in(area);
-    let winners = super::race::winners(app);
+    let winners = app.core.winners();
     let buf = frame.buffer_mut();
     for (i, rect) in screen.panes.iter().enumerate() {
         if let Some(rect) = rect {

@@ -7,25 +7,33 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Widget};
 
 use super::footer;
-use super::layout::{content_area, footer_area};
+use crate::race::{Lane, Winners};
 use crate::tui::app::App;
+use crate::tui::layout::{content_area, footer_area};
 use crate::tui::pane::Pane;
-use crate::tui::race::Winners;
 
 pub fn render(app: &App, index: usize, winners: Winners, area: Rect, buf: &mut Buffer) {
-    let Some(pane) = app.panes.get(index) else {
+    let (Some(pane), Some(lane)) = (app.panes.get(index), app.lane(index)) else {
         return;
     };
     let focused = index == app.focus;
-    block(pane, index, focused, winners).render(area, buf);
-    render_body(pane, content_area(area), buf);
+    block(lane, index, focused, winners).render(area, buf);
+    let empty = app.core.turn_count(index) == 0;
+    render_body(lane, pane, empty, content_area(area), buf);
     let limits = app.limits.get(index).copied().flatten();
     let footer = footer_area(area);
-    Paragraph::new(footer::lines(pane, app.now, limits.as_ref(), footer.height))
-        .render(footer, buf);
+    let last = app.core.last_turn(index);
+    Paragraph::new(footer::lines(
+        lane,
+        last,
+        app.now,
+        limits.as_ref(),
+        footer.height,
+    ))
+    .render(footer, buf);
 }
 
-fn block(pane: &Pane, index: usize, focused: bool, winners: Winners) -> Block<'static> {
+fn block(pane: &Lane, index: usize, focused: bool, winners: Winners) -> Block<'static> {
     let border = match (focused, pane.enabled) {
         (true, _) => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         (false, true) => Style::new().fg(Color::Gray),
@@ -42,6 +50,14 @@ fn block(pane: &Pane, index: usize, focused: bool, winners: Winners) -> Block<'s
         ),
         Span::raw(format!("· {} ", pane.info.model)),
     ];
+    // What this pane's next prompt is asked with, when set: at a glance, not only via /commands.
+    let settings = settings_badge(&pane.info);
+    if !settings.is_empty() {
+        title.push(Span::styled(
+            format!("· {settings} "),
+            Style::new().fg(Color::Gray),
+        ));
+    }
     if pane.info.simulated {
         title.push(Span::styled(
             "· simulated ",
@@ -70,18 +86,18 @@ fn block(pane: &Pane, index: usize, focused: bool, winners: Winners) -> Block<'s
         .title(Line::from(badges).right_aligned())
 }
 
-fn render_body(pane: &Pane, area: Rect, buf: &mut Buffer) {
+fn render_body(lane: &Lane, pane: &Pane, empty: bool, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    if let Some(why) = &pane.unavailable {
+    if let Some(why) = &lane.unavailable {
         Paragraph::new(Line::styled(why.clone(), Style::new().fg(Color::Red)))
             .wrap(ratatui::widgets::Wrap { trim: true })
             .render(area, buf);
         return;
     }
-    if pane.turns.is_empty() {
-        let hint = match (pane.enabled, pane.info.simulated) {
+    if empty {
+        let hint = match (lane.enabled, lane.info.simulated) {
             (true, false) => "ready",
             // Said in the body too: a narrow pane's title is cut before "simulated".
             (true, true) => "ready · simulated by paddock, no key needed",
@@ -108,4 +124,19 @@ fn render_body(pane: &Pane, area: Rect, buf: &mut Buffer) {
             Style::new().fg(Color::Black).bg(Color::Yellow),
         );
     }
+}
+
+/// `sys t=0.7 max=256`: the settings that differ from the provider's defaults.
+fn settings_badge(info: &crate::race::ProviderInfo) -> String {
+    let mut parts = Vec::new();
+    if info.system.as_deref().is_some_and(|s| !s.is_empty()) {
+        parts.push("sys".to_owned());
+    }
+    if let Some(t) = info.temperature {
+        parts.push(format!("t={t}"));
+    }
+    if let Some(n) = info.max_tokens {
+        parts.push(format!("max={n}"));
+    }
+    parts.join(" ")
 }

@@ -8,39 +8,65 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::fmt::{count, dur, gauge, opt_dur};
+use crate::race::{Lane, TurnRef};
 use crate::ratelimit::{LimiterSnapshot, ServerLimit};
 use crate::tui::app::App;
-use crate::tui::pane::Pane;
 
 const GAUGE: usize = 8;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let name_w = app
-        .panes
+        .core
+        .lanes
         .iter()
         .map(|p| p.info.name.chars().count())
         .max()
         .unwrap_or(0);
-    let lines: Vec<Line> = app
-        .panes
+    let width = usize::from(area.width);
+    let rows = |gauges: bool| -> Vec<Vec<Vec<Span<'static>>>> {
+        (0..app.core.lanes.len())
+            .map(|i| {
+                let snap = app.limits.get(i).copied().flatten();
+                segments(
+                    &app.core.lanes[i],
+                    last_timed(app, i),
+                    snap.as_ref(),
+                    name_w,
+                    gauges,
+                )
+            })
+            .collect()
+    };
+    // The gauges are decoration: when any row would lose a figure to them, every row goes
+    // without (rows stay aligned).
+    let full = rows(true);
+    let fits = full
         .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            row(
-                p,
-                app.limits.get(i).copied().flatten().as_ref(),
-                name_w,
-                usize::from(area.width),
-            )
-        })
-        .collect();
+        .all(|r| r.iter().flatten().map(Span::width).sum::<usize>() <= width);
+    let chosen = if fits { full } else { rows(false) };
+    let lines: Vec<Line> = chosen.into_iter().map(|r| fit(r, width)).collect();
     Paragraph::new(lines)
         .style(Style::new().bg(Color::Black))
         .render(area, buf);
 }
 
-/// One provider's row: the segments that fit in `width`, most important first.
-fn row(pane: &Pane, snap: Option<&LimiterSnapshot>, name_w: usize, width: usize) -> Line<'static> {
+/// The lane's latest turn that has a TTFT or finished: what the status bar's figures show.
+fn last_timed(app: &App, lane: usize) -> Option<TurnRef<'_>> {
+    app.core
+        .turns(lane)
+        .rev()
+        .find(|t| t.ttft().is_some() || t.metrics().is_some())
+}
+
+/// One provider's row as segments, most important first; `fit` keeps those that fit. `detail`
+/// adds the gauges and the server's own counts.
+fn segments(
+    pane: &Lane,
+    last: Option<TurnRef<'_>>,
+    snap: Option<&LimiterSnapshot>,
+    name_w: usize,
+    gauges: bool,
+) -> Vec<Vec<Span<'static>>> {
     let name_style = if pane.enabled {
         Style::new().add_modifier(Modifier::BOLD)
     } else {
@@ -52,48 +78,47 @@ fn row(pane: &Pane, snap: Option<&LimiterSnapshot>, name_w: usize, width: usize)
     )]];
     match snap {
         Some(s) => {
+            let req_used = u64::from(s.requests_used);
+            let req_limit = s.requests_limit.map(u64::from);
             segments.push(budget(
                 "req",
-                u64::from(s.requests_used),
-                s.requests_limit.map(u64::from),
+                req_used,
+                req_limit,
                 s.server.requests,
+                gauges,
             ));
             segments.push(budget(
                 "tok",
                 s.tokens_used,
                 s.tokens_limit,
                 s.server.tokens,
+                gauges,
             ));
             segments.extend(queue(s));
-            segments.extend(shared(s));
         }
         None => segments.push(vec![Span::styled(
             "no client ",
             Style::new().fg(Color::DarkGray),
         )]),
     }
-    let last = pane
-        .turns
-        .iter()
-        .rev()
-        .find(|t| t.ttft().is_some() || t.stats.is_some());
     let ttft = last.and_then(|t| t.ttft());
-    let latency = last.and_then(|t| t.stats.as_ref().map(|s| s.latency));
-    segments.push(vec![Span::raw(format!(
-        "│ retries {} ",
-        pane.total_retries
-    ))]);
+    let latency = last.and_then(|t| t.metrics().and_then(|m| m.latency()));
     segments.push(vec![Span::raw(format!("│ TTFT {} ", opt_dur(ttft)))]);
     segments.push(vec![Span::raw(format!("│ latency {} ", opt_dur(latency)))]);
+    // Over the whole session; the results table counts the race's.
+    segments.push(vec![Span::raw(format!(
+        "│ retries {} this session ",
+        pane.total_retries
+    ))]);
     if let Some(s) = snap {
+        segments.extend(shared(s));
         // A response came back in this window (a resumed turn's latency is not this process's).
         let answered = latency.is_some() && s.requests_used > 0;
-        segments.push(vec![Span::styled(
-            server(s, answered),
-            Style::new().fg(Color::Gray),
-        )]);
+        segments.extend(
+            server(s, answered).map(|text| vec![Span::styled(text, Style::new().fg(Color::Gray))]),
+        );
     }
-    fit(segments, width)
+    segments
 }
 
 /// Whole segments, in order, while they fit.
@@ -111,49 +136,75 @@ fn fit(segments: Vec<Vec<Span<'static>>>, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
-/// `req 3/6 ██████░░` — the gauge shows what is left, so it drains as requests go out and
-/// refills as the window slides. Without a client-side limit, the server's count stands in.
-fn budget(label: &str, used: u64, limit: Option<u64>, server: ServerLimit) -> Vec<Span<'static>> {
+/// `req 3/6 left ██████░░ srv 497` — text and gauge both say what is left, so they drain
+/// together as requests go out and refill as the window slides; the server's own count of what is
+/// left follows when its headers say. Without a client-side limit, the server's count stands in
+/// (`(srv)`); with neither, what was used (`req 3 used, no limit`).
+fn budget(
+    label: &str,
+    used: u64,
+    limit: Option<u64>,
+    server: ServerLimit,
+    gauges: bool,
+) -> Vec<Span<'static>> {
     let (used, limit, source) = match (limit, server.limit, server.remaining) {
         (Some(limit), _, _) => (used, limit, ""),
         (None, Some(limit), Some(remaining)) => (limit.saturating_sub(remaining), limit, "(srv)"),
-        _ => return vec![Span::raw(format!("{label} {}/∞ ", count(used)))],
+        _ => {
+            return vec![Span::raw(format!(
+                "{label} {} used, no limit ",
+                count(used)
+            ))]
+        }
     };
+    let remaining = limit.saturating_sub(used);
     let left = if limit == 0 {
         0.0
     } else {
-        1.0 - used as f64 / limit as f64
+        remaining as f64 / limit as f64
     };
     let color = match left {
         l if l < 0.2 => Color::Red,
         l if l < 0.5 => Color::Yellow,
         _ => Color::Green,
     };
-    vec![
-        Span::raw(format!("{label}{source} {}/{} ", count(used), count(limit))),
-        Span::styled(gauge(left, GAUGE), Style::new().fg(color)),
-        Span::raw(" "),
-    ]
+    let mut spans = vec![Span::raw(format!(
+        "{label}{source} {}/{} left ",
+        count(remaining),
+        count(limit)
+    ))];
+    if gauges {
+        spans.push(Span::styled(gauge(left, GAUGE), Style::new().fg(color)));
+        spans.push(Span::raw(" "));
+    }
+    // The server's count is detail too: it goes with the gauges when the row is tight.
+    if let (true, true, Some(theirs)) = (gauges, source.is_empty(), server.remaining) {
+        spans.push(Span::styled(
+            format!("srv {} ", count(theirs)),
+            Style::new().fg(Color::Gray),
+        ));
+    }
+    spans
 }
 
-/// What the server's rate-limit headers said; `answered` once a response has come back, so a
-/// server that sends none (Gemini, most local servers) is told apart from one not asked yet.
-fn server(s: &LimiterSnapshot, answered: bool) -> String {
-    let part = |rem: Option<u64>, label: &str| rem.map(|r| format!(" {} {label}", count(r)));
-    let req = part(s.server.requests.remaining, "req");
-    let tok = part(s.server.tokens.remaining, "tok");
-    if req.is_none() && tok.is_none() {
-        return if answered {
+/// What the server's rate-limit headers add: that it sent none (`answered` once a response came
+/// back, so a server that sends none, as Gemini and most local servers, is told apart from one not
+/// asked yet), or when its budget refills. Its counts of what is left sit beside paddock's own.
+fn server(s: &LimiterSnapshot, answered: bool) -> Option<String> {
+    let said = s.server.requests.remaining.is_some() || s.server.tokens.remaining.is_some();
+    if !said {
+        return Some(if answered {
             "│ server: no headers ".to_owned()
         } else {
             "│ server: no headers yet ".to_owned()
-        };
+        });
     }
-    format!(
-        "│ server says left:{}{} ",
-        req.unwrap_or_default(),
-        tok.unwrap_or_default()
-    )
+    // When the server's budget refills: the sooner of its two resets.
+    [s.server.requests.reset_in, s.server.tokens.reset_in]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|d| format!("│ server resets in {} ", dur(d)))
 }
 
 /// A shared budget: the fleet's use of it, how many processes hold leases, or that it is lost.
@@ -229,6 +280,42 @@ mod tests {
 
     fn text(spans: Option<Vec<Span<'static>>>) -> Option<String> {
         spans.map(|s| s.iter().map(|span| span.content.as_ref()).collect())
+    }
+
+    #[test]
+    fn text_and_gauge_both_say_what_is_left_and_the_server_says_when_it_resets() {
+        let mut s = snapshot(None);
+        let req = |s: &LimiterSnapshot, detail| {
+            text(Some(budget(
+                "req",
+                u64::from(s.requests_used),
+                s.requests_limit.map(u64::from),
+                s.server.requests,
+                detail,
+            )))
+        };
+        assert_eq!(req(&s, true).as_deref(), Some("req 10/12 left ███████░ "));
+        let tok = text(Some(budget("tok", 800, None, ServerLimit::default(), true)));
+        assert_eq!(tok.as_deref(), Some("tok 800 used, no limit "));
+        assert_eq!(
+            server(&s, false).as_deref(),
+            Some("│ server: no headers yet ")
+        );
+        s.server.requests = ServerLimit {
+            limit: Some(500),
+            remaining: Some(498),
+            reset_in: Some(Duration::from_millis(12_000)),
+        };
+        s.server.tokens.reset_in = Some(Duration::from_millis(400));
+        assert_eq!(
+            req(&s, true).as_deref(),
+            Some("req 10/12 left ███████░ srv 498 ")
+        );
+        assert_eq!(req(&s, false).as_deref(), Some("req 10/12 left "));
+        assert_eq!(
+            server(&s, true).as_deref(),
+            Some("│ server resets in 400ms ")
+        );
     }
 
     #[test]

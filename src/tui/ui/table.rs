@@ -1,5 +1,6 @@
 //! The comparison table of the latest race: length, tokens, TTFT, total time, tokens/s, finish,
-//! retries; thinking tokens and TTFAT when some model thought, the cost when a price is known.
+//! retries; thinking tokens and TTFAT when some model thought, the queue when some request
+//! waited, the cost when a price is known.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -10,28 +11,33 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, Widget};
 use super::fmt::{opt_count, opt_dur, rate};
 use super::popup;
 use crate::config::format_cost;
+use crate::race::{Phase, TurnRef, Winners};
 use crate::tui::app::App;
-use crate::tui::pane::{Phase, Turn};
-use crate::tui::race::{round_turns, Winners};
 
-const HEADER: [&str; 13] = [
-    "provider", "status", "chars", "in", "out", "think", "TTFT", "TTFAT", "total", "tok/s",
-    "finish", "retries", "cost",
+const HEADER: [&str; 14] = [
+    "provider", "status", "chars", "in", "out", "think", "TTFT", "TTFAT", "queue", "total",
+    "tok/s", "finish", "retries", "cost",
 ];
-const WIDTHS: [u16; 13] = [16, 12, 6, 6, 6, 6, 9, 9, 9, 7, 10, 7, 9];
+const WIDTHS: [u16; 14] = [16, 12, 6, 6, 6, 6, 9, 9, 9, 9, 7, 10, 7, 9];
 /// Which columns to keep first when the screen is narrow.
-const PRIORITY: [usize; 13] = [0, 6, 8, 9, 4, 7, 5, 12, 11, 1, 10, 2, 3];
+const PRIORITY: [usize; 14] = [0, 6, 9, 10, 4, 8, 7, 5, 13, 12, 1, 11, 2, 3];
 /// Shown only when some answer thought: its thinking tokens and time to the first answer token.
 const THINK: usize = 5;
 const TTFAT: usize = 7;
+/// Shown only when some request waited in paddock's limiter or before a retry (not in TTFT).
+const QUEUE: usize = 8;
 /// The cost column, shown only when some answer has a price.
-const COST: usize = 12;
+const COST: usize = 13;
+
+/// A wait shorter than this is no wait worth a figure (the race table's rule too).
+const MIN_QUEUE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Which optional columns this race needs.
 #[derive(Clone, Copy)]
 struct Optional {
     priced: bool,
     thought: bool,
+    queued: bool,
 }
 
 impl Optional {
@@ -39,6 +45,7 @@ impl Optional {
         match c {
             COST => self.priced,
             THINK | TTFAT => self.thought,
+            QUEUE => self.queued,
             _ => true,
         }
     }
@@ -59,12 +66,13 @@ fn columns(width: u16, optional: Optional) -> Vec<usize> {
 }
 
 pub fn render(app: &App, winners: Winners, area: Rect, buf: &mut Buffer) {
-    let turns = round_turns(app);
-    let stats = || turns.iter().filter_map(|(_, t)| t.stats.as_ref());
+    let turns = app.core.round_turns();
+    let stats = || turns.iter().filter_map(|(_, t)| t.metrics());
     let optional = Optional {
-        priced: stats().any(|s| s.cost.is_some()),
-        thought: turns.iter().any(|(_, t)| !t.thinking.is_empty())
+        priced: stats().any(|s| s.cost_usd.is_some()),
+        thought: turns.iter().any(|(_, t)| !t.thinking().is_empty())
             || stats().any(|s| s.reasoning_tokens.is_some_and(|n| n > 0)),
+        queued: stats().any(|s| s.queue() >= MIN_QUEUE),
     };
     let shown: Vec<usize> = (0..WIDTHS.len()).filter(|&c| optional.shows(c)).collect();
     let width = shown.iter().map(|&c| WIDTHS[c]).sum::<u16>() + shown.len() as u16 + 3;
@@ -77,7 +85,7 @@ pub fn render(app: &App, winners: Winners, area: Rect, buf: &mut Buffer) {
     let rows: Vec<Row> = turns
         .iter()
         .map(|(i, t)| {
-            let mut cells = row(&app.panes[*i].info.name, t, *i, winners);
+            let mut cells = row(&app.core.lanes[*i].info.name, *t, *i, winners);
             Row::new(
                 cols.iter()
                     .map(|&c| std::mem::take(&mut cells[c]))
@@ -96,10 +104,11 @@ pub fn render(app: &App, winners: Winners, area: Rect, buf: &mut Buffer) {
     Paragraph::new(Line::styled(legend_text, Style::new().fg(Color::DarkGray))).render(legend, buf);
 }
 
-fn row(name: &str, t: &Turn, index: usize, winners: Winners) -> Vec<Cell<'static>> {
-    let stats = t.stats.clone().unwrap_or_default();
+/// One lane's row, every figure read from the record (the same ones `race` and `export` print).
+fn row(name: &str, t: TurnRef<'_>, index: usize, winners: Winners) -> Vec<Cell<'static>> {
+    let m = t.metrics().cloned().unwrap_or_default();
     let star = |won: bool, s: String| if won { format!("{s} ★") } else { s };
-    let status = match &t.phase {
+    let status = match t.phase() {
         Phase::Done => "done".to_owned(),
         Phase::Failed { kind, .. } => kind.to_string(),
         Phase::Cancelled => "cancelled".to_owned(),
@@ -107,31 +116,29 @@ fn row(name: &str, t: &Turn, index: usize, winners: Winners) -> Vec<Cell<'static
     };
     let gold = Style::new().fg(Color::Yellow);
     let ttft = Cell::from(star(winners.ttft == Some(index), opt_dur(t.ttft())));
-    let total = Cell::from(star(
-        winners.total == Some(index),
-        opt_dur(t.stats.as_ref().map(|s| s.latency)),
-    ));
+    let total = Cell::from(star(winners.total == Some(index), opt_dur(m.latency())));
     vec![
         Cell::from(name.to_owned()),
         Cell::from(status),
-        Cell::from(t.answer.chars().count().to_string()),
-        Cell::from(opt_count(stats.input_tokens)),
-        Cell::from(opt_count(stats.output_tokens)),
-        Cell::from(opt_count(stats.reasoning_tokens)),
+        Cell::from(t.answer().chars().count().to_string()),
+        Cell::from(opt_count(m.input_tokens)),
+        Cell::from(opt_count(m.generated_tokens())),
+        Cell::from(opt_count(m.reasoning_tokens)),
         if winners.ttft == Some(index) {
             ttft.style(gold)
         } else {
             ttft
         },
-        Cell::from(opt_dur(stats.ttfat)),
+        Cell::from(opt_dur(m.ttfat())),
+        Cell::from(opt_dur(Some(m.queue()).filter(|q| *q >= MIN_QUEUE))),
         if winners.total == Some(index) {
             total.style(gold)
         } else {
             total
         },
-        Cell::from(rate(stats.tokens_per_sec)),
-        Cell::from(stats.finish_reason.unwrap_or_else(|| "–".to_owned())),
-        Cell::from(stats.retries.to_string()),
-        Cell::from(stats.cost.map_or_else(|| "–".to_owned(), format_cost)),
+        Cell::from(rate(m.tokens_per_sec())),
+        Cell::from(m.finish_reason.clone().unwrap_or_else(|| "–".to_owned())),
+        Cell::from(m.retries.to_string()),
+        Cell::from(m.cost_usd.map_or_else(|| "–".to_owned(), format_cost)),
     ]
 }

@@ -1,0 +1,82 @@
+//! The one `select!` loop: terminal events, provider events, notes from the runtime and the
+//! frame clock become messages; the runtime performs what `update` asks; a frame is drawn when dirty.
+
+use futures::StreamExt;
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use crate::client::Client;
+
+use super::app::{App, FRAME, TICK};
+use super::effects::Runtime;
+use super::events::to_msg;
+use super::msg::Msg;
+use super::tasks::Tagged;
+
+/// Run the UI until the user quits. `clients[i]` serves pane `i`; `first` are messages to
+/// handle before the first frame (a resumed session, config warnings).
+pub async fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    mut app: App,
+    clients: Vec<Option<Client>>,
+    sessions_dir: Option<std::path::PathBuf>,
+    first: Vec<Msg>,
+) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Tagged>(1024);
+    let (notes_tx, mut notes) = mpsc::unbounded_channel::<Msg>();
+    let mut rt = Runtime::new(clients, tx, sessions_dir, notes_tx);
+    let mut events = crossterm::event::EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let size = terminal.size()?;
+    rt.dispatch(
+        &mut app,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    for msg in first {
+        rt.dispatch(&mut app, msg);
+    }
+    let mut last_draw = tokio::time::Instant::now() - FRAME;
+    while !rt.quitting() {
+        let next_draw = last_draw + FRAME;
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => {
+                    if let Some(msg) = to_msg(event) {
+                        rt.dispatch(&mut app, msg);
+                    }
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            Some(first) = rx.recv() => {
+                rt.dispatch(&mut app, first.into_msg());
+                // Take what else is already queued in one go; the frame shows all of it.
+                for _ in 0..256 {
+                    let Ok(more) = rx.try_recv() else { break };
+                    rt.dispatch(&mut app, more.into_msg());
+                }
+            },
+            Some(note) = notes.recv() => rt.dispatch(&mut app, note),
+            _ = tick.tick() => {
+                let limits = rt.tasks.snapshots();
+                rt.dispatch(&mut app, Msg::Limits(limits));
+            },
+            _ = tokio::time::sleep_until(next_draw), if app.dirty => {
+                rt.dispatch(&mut app, Msg::Frame);
+                terminal.draw(|f| super::ui::render(&app, f))?;
+                app.dirty = false;
+                last_draw = tokio::time::Instant::now();
+            },
+        }
+    }
+    rt.shutdown().await;
+    Ok(())
+}
