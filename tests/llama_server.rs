@@ -498,11 +498,14 @@ async fn the_binary_races_both_wires_of_one_server() {
     }
 }
 
+const THINKING: &str = "Why is the sky blue? Think step by step.";
+
 /// A real server's reasoning stream: the script's chat template opens a `<think>` block when a
 /// request asks (`chat_template_kwargs = { enable_thinking = true }`, sent through `extra_body`)
 /// and `--reasoning-format deepseek` streams what the model writes until `</think>` as
 /// `reasoning_content`. Gemma 3 270M never learnt to close the block, so the capped answer is all
-/// thinking: paddock must report it as reasoning (not as an empty answer) and time its first token.
+/// thinking (often imitations of the tag itself): paddock must report it as reasoning, not as an
+/// empty answer, and time its first token.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_reports_reasoning_from_the_real_server() {
     let Some(url) = server().await else { return };
@@ -532,7 +535,7 @@ async fn the_binary_reports_reasoning_from_the_real_server() {
         if !stream {
             cmd.arg("--no-stream");
         }
-        let out = cmd.arg(COUNTING).output().expect("run paddock");
+        let out = cmd.arg(THINKING).output().expect("run paddock");
         let v: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
         assert!(out.status.success(), "stream {stream}: {v}");
@@ -540,10 +543,6 @@ async fn the_binary_reports_reasoning_from_the_real_server() {
         assert!(
             !reasoning.trim().is_empty(),
             "stream {stream}: reasoning_content arrived: {v}"
-        );
-        assert!(
-            !reasoning.contains("<think>"),
-            "the server took the tag out: {v}"
         );
         let output = v["output_tokens"].as_u64().expect("output tokens");
         assert!((1..=16).contains(&output), "{v}");

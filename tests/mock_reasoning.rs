@@ -115,9 +115,12 @@ async fn chat_streams_reasoning_content_before_the_answer_and_counts_it() {
     );
     let (thought, text, usage) = chat_stream(&evs);
     assert!(thought.starts_with("**Planning the answer**"), "{thought}");
-    // Medium effort of the default 96-token thought.
-    assert_eq!(thoughts, 40);
-    assert_eq!(usage["completion_tokens_details"]["reasoning_tokens"], 40);
+    // Medium effort asks at most 40 of the default 96-token thought.
+    assert!((16..=40).contains(&thoughts), "{thoughts} thoughts");
+    assert_eq!(
+        usage["completion_tokens_details"]["reasoning_tokens"],
+        thoughts
+    );
     assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 8);
     let output = usage["completion_tokens"].as_u64().unwrap();
     assert!(
@@ -168,7 +171,13 @@ async fn chat_models_think_only_when_asked_and_the_effort_sets_how_long() {
     );
     let (thought, text, usage) = chat_stream(&evs);
     assert!(!thought.is_empty() && !text.is_empty());
-    assert_eq!(usage["completion_tokens_details"]["reasoning_tokens"], 64);
+    let high = usage["completion_tokens_details"]["reasoning_tokens"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (41..=64).contains(&high),
+        "high effort thinks longer: {usage}"
+    );
     // The cap counts reasoning: a small one ends inside the thought, with no answer.
     let capped = chat_body(
         "plain",
@@ -251,8 +260,8 @@ async fn anthropic_streams_signed_then_redacted_thinking_before_the_text() {
     want.extend(std::iter::repeat_n("2 text_delta".to_owned(), texts));
     want.extend(["stop 2", "message_delta", "message_stop"].map(String::from));
     assert_eq!(kinds, want);
-    // Anthropic's budget is far above the mock's 96-token thought: the whole thought streams.
-    assert_eq!(thoughts, 96);
+    // Anthropic's budget is far above the mock's 96-token thought: a long thought streams.
+    assert!((48..=96).contains(&thoughts), "{thoughts}");
     assert!(texts > 0);
     let start = evs
         .iter()

@@ -539,9 +539,9 @@ fn bench_shows_cache_reads_and_writes_when_a_run_hit_the_cache() {
     assert_eq!(
         totals,
         [
-            "claude  claude-x      3/3      0%  -                   0     0     45.0     3030      3600      1800",
-            "fast    gpt-4o-mini  9/10     10%  rate_limit 1        2     3     18.0     2178         -         -",
-            "------  -----------  ----  ------  ------------  -------  ----  -------  -------  --------  --------",
+            "claude    claude-x      3/3      0%  -                   0     0     45.0    90900      3600      1800",
+            "fast      gpt-4o-mini  9/10     10%  rate_limit 1        2     3     18.0     2178         -         -",
+            "--------  -----------  ----  ------  ------------  -------  ----  -------  -------  --------  --------",
             "provider  model          ok  failed  errors        retries  429s  req/min  tok/min  cache rd  cache wr",
         ],
         "\n{table}"
