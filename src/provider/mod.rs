@@ -497,8 +497,8 @@ pub struct RequestExtras {
     /// Sent with every request; never the auth headers (the config refuses them).
     pub extra_headers: Vec<(String, String)>,
     /// OpenAI-compatible servers: send each earlier answer's reasoning back as
-    /// `reasoning_content` on its assistant message (`send_reasoning`). Off by default: OpenAI
-    /// and DeepSeek refuse it, while some servers (e.g. for interleaved thinking) need it.
+    /// `reasoning_content` on its assistant message (`send_reasoning`). Off by default: DeepSeek's
+    /// reasoner refuses it (HTTP 400), while some servers need it to go on thinking.
     pub send_reasoning: bool,
 }
 
