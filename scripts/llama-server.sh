@@ -182,8 +182,13 @@ cmd_start() {
   # cancelled stream freed the slot). --log-verbosity stays default: the log shows each cancellation.
   local threads=()
   [[ -n "${PADDOCK_LLAMA_THREADS:-}" ]] && threads=(-t "$PADDOCK_LLAMA_THREADS")
+  # The chat template opens a `<think>` block when a request asks (chat_template_kwargs
+  # enable_thinking = true; `--reasoning off` makes that the exception, so other requests are
+  # plain), and `--reasoning-format deepseek` streams what the model writes until `</think>` as
+  # `reasoning_content`: a real server's reasoning stream from a model that never learnt to think.
   setsid nohup "$BIN" -m "$MODEL" --host 127.0.0.1 --port "$port" -c 2048 -np 1 "${threads[@]}" \
-    --chat-template-file "$TEMPLATE" --jinja --no-webui -a gemma-3-270m \
+    --chat-template-file "$TEMPLATE" --jinja --reasoning-format deepseek --reasoning off \
+    --no-webui -a gemma-3-270m \
     >>"$LOG_FILE" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PID_FILE"

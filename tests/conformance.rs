@@ -117,6 +117,17 @@ async fn run_one(name: &str, body: &[u8], expect: &Value, slice: usize) {
         outcome.error
     );
     check_reasoning(&ctx, expect, outcome.reasoning.as_deref(), &outcome.usage);
+    // What a later turn would send back: every redacted block, and the signed thinking.
+    let redacted = outcome
+        .thinking_blocks
+        .iter()
+        .filter(|b| matches!(b, paddock::provider::ThinkingBlock::RedactedThinking { .. }))
+        .count() as u64;
+    let want = expect
+        .pointer("/extra/redacted_thinking_blocks")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    assert_eq!(redacted, want, "redacted thinking blocks kept of {ctx}");
 }
 
 /// The reasoning keys, in the fixtures that carry them (conformance README): the thinking text
@@ -137,6 +148,54 @@ fn check_reasoning(
     ] {
         if let Some(want) = expect.get(key) {
             assert_eq!(got, want.as_u64(), "{key} of {ctx}");
+        }
+    }
+}
+
+/// Anthropic's thinking blocks as the decoder hands them on (to be sent back): one per `thinking`
+/// or `redacted_thinking` block of the recording, in its order (`extra.block_types`), the thinking
+/// ones holding all the reasoning text.
+fn check_thinking_blocks(
+    ctx: &str,
+    expect: &Value,
+    blocks: &[paddock::provider::ThinkingBlock],
+    reasoning: &str,
+) {
+    use paddock::provider::ThinkingBlock;
+    let Some(types) = expect
+        .pointer("/extra/block_types")
+        .and_then(Value::as_array)
+    else {
+        assert!(
+            blocks.is_empty() || expect["provider"] == "anthropic",
+            "{ctx}"
+        );
+        return;
+    };
+    let want: Vec<&str> = types
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|t| *t == "thinking" || *t == "redacted_thinking")
+        .collect();
+    let got: Vec<&str> = blocks
+        .iter()
+        .map(|b| match b {
+            ThinkingBlock::Thinking { .. } => "thinking",
+            ThinkingBlock::RedactedThinking { .. } => "redacted_thinking",
+        })
+        .collect();
+    assert_eq!(got, want, "thinking blocks of {ctx}");
+    let text: String = blocks
+        .iter()
+        .filter_map(|b| match b {
+            ThinkingBlock::Thinking { thinking, .. } => Some(thinking.as_str()),
+            ThinkingBlock::RedactedThinking { .. } => None,
+        })
+        .collect();
+    assert_eq!(text, reasoning, "thinking block text of {ctx}");
+    for b in blocks {
+        if let ThinkingBlock::RedactedThinking { data } = b {
+            assert!(!data.is_empty(), "redacted data of {ctx}");
         }
     }
 }
@@ -202,11 +261,13 @@ fn fixtures_through_the_decoders_in_exact_slices() {
             let mut finish = None;
             let mut usage = None;
             let mut error = None;
+            let mut blocks = Vec::new();
             for e in events {
                 match e {
                     StreamEvent::Delta(t) => text.push_str(&t),
                     StreamEvent::Reasoning(t) => thinking.push_str(&t),
                     StreamEvent::Signature(_) => {}
+                    StreamEvent::ThinkingBlock(b) => blocks.push(b),
                     StreamEvent::Finish(f) => finish = Some(f),
                     StreamEvent::Usage(u) => usage = Some(u),
                     StreamEvent::Error(e) => error = e.code,
@@ -220,6 +281,12 @@ fn fixtures_through_the_decoders_in_exact_slices() {
                 text,
                 expect["text"].as_str().unwrap(),
                 "{name} slice {slice}"
+            );
+            check_thinking_blocks(
+                &format!("{name} slice {slice}"),
+                &expect,
+                &blocks,
+                &thinking,
             );
             let reasoning = (!thinking.is_empty()).then_some(thinking.as_str());
             check_reasoning(

@@ -497,3 +497,84 @@ async fn the_binary_races_both_wires_of_one_server() {
         assert_capped_json(v, name, reason);
     }
 }
+
+const THINKING: &str = "Why is the sky blue? Think step by step.";
+
+/// A real server's reasoning stream: the script's chat template opens a `<think>` block when a
+/// request asks (`chat_template_kwargs = { enable_thinking = true }`, sent through `extra_body`)
+/// and `--reasoning-format deepseek` streams what the model writes until `</think>` as
+/// `reasoning_content`. Gemma 3 270M never learnt to close the block, so the capped answer is all
+/// thinking (often imitations of the tag itself): paddock must report it as reasoning, not as an
+/// empty answer, and time its first token.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_reports_reasoning_from_the_real_server() {
+    let Some(url) = server().await else { return };
+    let _turn = TURN.lock().await;
+    let home = tempfile::tempdir().expect("temp dir");
+    let config = home.path().join("paddock.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[provider]]\nname = \"llama-think\"\nkind = \"openai\"\nmodel = \"{MODEL}\"\n\
+             base_url = \"{url}/v1\"\nmax_retries = 0\n\
+             extra_body = {{ chat_template_kwargs = {{ enable_thinking = true }} }}\n"
+        ),
+    )
+    .expect("write config");
+    for stream in [true, false] {
+        let mut cmd = paddock(home.path(), &config);
+        cmd.args([
+            "ask",
+            "--no-save",
+            "--json",
+            "--max-tokens",
+            "16",
+            "-p",
+            "llama-think",
+        ]);
+        if !stream {
+            cmd.arg("--no-stream");
+        }
+        let out = cmd.arg(THINKING).output().expect("run paddock");
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        assert!(out.status.success(), "stream {stream}: {v}");
+        let reasoning = v["reasoning"].as_str().unwrap_or_default();
+        assert!(
+            !reasoning.trim().is_empty(),
+            "stream {stream}: reasoning_content arrived: {v}"
+        );
+        let output = v["output_tokens"].as_u64().expect("output tokens");
+        assert!((1..=16).contains(&output), "{v}");
+        if stream {
+            assert!(
+                v["ttft_ms"].as_f64().is_some(),
+                "the first thought is the first token: {v}"
+            );
+        }
+        // Whatever came after a `</think>`, if the model wrote one, is the answer.
+        if v["content"].as_str().is_some_and(|c| !c.is_empty()) && stream {
+            assert!(v["ttfat_ms"].as_f64() >= v["ttft_ms"].as_f64(), "{v}");
+        }
+    }
+    // Without the request asking, the same server answers plainly.
+    let out = paddock(home.path(), &write_config(home.path(), &url))
+        .args([
+            "ask",
+            "--no-save",
+            "--json",
+            "--max-tokens",
+            "8",
+            "-p",
+            "llama-openai",
+            COUNTING,
+        ])
+        .output()
+        .expect("run paddock");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(v["reasoning"].is_null(), "{v}");
+    assert!(
+        !v["content"].as_str().unwrap_or_default().trim().is_empty(),
+        "{v}"
+    );
+}

@@ -199,3 +199,147 @@ async fn python_sdks_see_the_text_and_usage_the_mock_sent() {
     );
     assert_eq!(got["anthropic"]["finish"], "end_turn");
 }
+
+const REASONING_CONFIG: &str = r#"
+[[provider]]
+name = "chat"
+kind = "openai"
+model = "sdk-model"
+base_url = "OPENAI_BASE"
+api_key_env = "SDK_TEST_KEY"
+
+[[provider]]
+name = "claude"
+kind = "anthropic"
+model = "sdk-model"
+base_url = "ANTHROPIC_BASE"
+api_key_env = "SDK_TEST_KEY"
+thinking = { type = "enabled", budget_tokens = 2048 }
+"#;
+
+/// openai-python reads the mock's `reasoning_content` and usage details, the anthropic SDK's final
+/// message holds the signed thinking block and the redacted one; `paddock ask --json` reports the
+/// same reasoning, tokens and cache counts for the same prompt, and its session keeps the very
+/// blocks the SDK saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdks_read_the_mocks_reasoning_as_paddock_does() {
+    if !sdks_available() {
+        return;
+    }
+    let scenario = "seed = 13\n[[model]]\nname = \"sdk-model\"\nprotocol = \"all\"\nttft_ms = 5\n\
+        tokens_per_sec = 0\njitter = 0.0\nthinks = true\nredacted_thinking = true\n\
+        cache_read_tokens = 6\ncache_write_tokens = 4\n";
+    let s = MockServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Scenario::from_toml_str(scenario).unwrap(),
+    )
+    .await
+    .unwrap();
+    let prompt = "Why does the café queue grow at noon?";
+    let (oa, an) = (s.base_url_openai(), s.base_url_anthropic());
+    let home = tempfile::tempdir().unwrap();
+    let config = REASONING_CONFIG
+        .replace("OPENAI_BASE", &oa)
+        .replace("ANTHROPIC_BASE", &an);
+    std::fs::write(home.path().join("paddock.toml"), config).unwrap();
+    let got = run_sdk_script(
+        "check_sdk_reasoning.py",
+        vec![oa, an, "sdk-model".into(), prompt.into()],
+    )
+    .await;
+    let home_path = home.path().to_owned();
+    let (ours_chat, ours_claude, session) = tokio::task::spawn_blocking(move || {
+        let chat = paddock_ask(&home_path, "chat", prompt);
+        // Saved, so the session shows the thinking blocks paddock would send back.
+        let out = support::paddock(&home_path)
+            .env("SDK_TEST_KEY", "sk-dummy")
+            .args([
+                "--config",
+                "paddock.toml",
+                "ask",
+                "--json",
+                "-p",
+                "claude",
+                prompt,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let claude: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let out = support::paddock(&home_path)
+            .args(["export", "last", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let session: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (chat, claude, session)
+    })
+    .await
+    .unwrap();
+
+    // Chat Completions: reasoning_content before the answer, and the usage details.
+    let chat = &got["chat"];
+    let reasoning = ours_chat["reasoning"].as_str().unwrap();
+    assert!(reasoning.len() > 50, "{ours_chat}");
+    assert_eq!(chat["reasoning"], reasoning);
+    assert_eq!(chat["text"], ours_chat["content"]);
+    assert_eq!(
+        chat["whole_reasoning"], reasoning,
+        "message.reasoning_content"
+    );
+    assert_eq!(chat["whole_text"], ours_chat["content"]);
+    assert_eq!(chat["usage"]["reasoning"], ours_chat["reasoning_tokens"]);
+    assert_eq!(
+        chat["whole_reasoning_tokens"],
+        ours_chat["reasoning_tokens"]
+    );
+    assert_eq!(chat["usage"]["cached"], 6);
+    assert_eq!(chat["usage"]["cached"], ours_chat["cached_input_tokens"]);
+    assert_eq!(chat["usage"]["input"], ours_chat["input_tokens"]);
+    assert_eq!(chat["usage"]["output"], ours_chat["output_tokens"]);
+    assert!(ours_chat["ttfat_ms"].as_f64() >= ours_chat["ttft_ms"].as_f64());
+
+    // Anthropic: the final message's blocks, signed thinking first, then redacted, then text.
+    let msgs = &got["messages"];
+    let blocks = msgs["blocks"].as_array().unwrap();
+    let kinds: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["thinking", "redacted_thinking", "text"], "{msgs}");
+    let thinking = ours_claude["reasoning"].as_str().unwrap();
+    assert_eq!(blocks[0]["thinking"], thinking);
+    assert_eq!(msgs["thinking"], thinking);
+    assert!(blocks[0]["signature"].as_str().unwrap().len() > 100);
+    assert_eq!(msgs["signature"], blocks[0]["signature"]);
+    assert!(!blocks[1]["data"].as_str().unwrap().is_empty());
+    assert_eq!(blocks[2]["text"], ours_claude["content"]);
+    assert_eq!(msgs["text"], ours_claude["content"]);
+    assert_eq!(
+        msgs["whole_blocks"], msgs["blocks"],
+        "streamed or not, the same message"
+    );
+    assert_eq!(msgs["finish"], "end_turn");
+    assert_eq!(
+        msgs["usage"]["cache_read"],
+        ours_claude["cached_input_tokens"]
+    );
+    assert_eq!(
+        msgs["usage"]["cache_write"],
+        ours_claude["cache_write_tokens"]
+    );
+    assert_eq!(
+        (&msgs["usage"]["cache_read"], &msgs["usage"]["cache_write"]),
+        (&json!(6), &json!(4))
+    );
+    assert_eq!(msgs["usage"]["input"], ours_claude["input_tokens"]);
+    assert_eq!(msgs["usage"]["output"], ours_claude["output_tokens"]);
+    // The blocks paddock keeps to send back are the SDK's, signature and data included.
+    let turn = &session["providers"][0]["turns"][0];
+    assert_eq!(turn["thinking_blocks"], json!(blocks[..2]), "{turn}");
+}

@@ -326,6 +326,7 @@ fn synthetic_outcomes() -> Vec<Outcome> {
         queue: Duration::ZERO,
         reasoning: None,
         reasoning_signature: None,
+        thinking_blocks: Vec::new(),
         ttfat: Some(ms(312)),
     };
     let failed = Outcome {
@@ -436,6 +437,8 @@ fn synthetic_report() -> BenchReport {
         latency: ms(latency),
         output_tokens: Some(101),
         total_tokens: Some(121),
+        cache_read_tokens: None,
+        cache_write_tokens: None,
         generation_time: Some(ms(latency - ttft)),
         retries: 0,
         http_429: 0,
@@ -511,6 +514,56 @@ fn bench_shows_cost_only_when_priced() {
     assert!(lines[0].ends_with(",output_tokens_per_min,cost_usd"));
     assert!(lines[1].ends_with(",1818,0.0123"), "{}", lines[1]);
     assert!(lines[2].ends_with(",3030,"), "{}", lines[2]);
+}
+
+/// Prompt-cache reads and writes get their columns (table, JSON, CSV) once some run hit the cache.
+#[test]
+fn bench_shows_cache_reads_and_writes_when_a_run_hit_the_cache() {
+    let cached = |read: u64, write: u64| Sample {
+        ttft: Some(ms(100)),
+        latency: ms(600),
+        output_tokens: Some(20),
+        total_tokens: Some(2020),
+        cache_read_tokens: Some(read),
+        cache_write_tokens: Some(write),
+        ..Sample::default()
+    };
+    let mut report = synthetic_report();
+    report.providers[1] = ProviderStats::from_samples(
+        "claude",
+        "claude-x",
+        &[cached(0, 1800), cached(1800, 0), cached(1800, 0)],
+        Duration::from_secs(4),
+    );
+    let table = bench::render_table(&report);
+    let totals: Vec<&str> = table.lines().rev().take(4).collect();
+    assert_eq!(
+        totals,
+        [
+            "claude    claude-x      3/3      0%  -                   0     0     45.0    90900      3600      1800",
+            "fast      gpt-4o-mini  9/10     10%  rate_limit 1        2     3     18.0     2178         -         -",
+            "--------  -----------  ----  ------  ------------  -------  ----  -------  -------  --------  --------",
+            "provider  model          ok  failed  errors        retries  429s  req/min  tok/min  cache rd  cache wr",
+        ],
+        "\n{table}"
+    );
+    let json: Value = serde_json::from_str(&bench::to_json(&report).unwrap()).unwrap();
+    let p = &json["providers"][1];
+    assert_eq!(
+        (&p["cached_input_tokens"], &p["cache_write_tokens"]),
+        (&serde_json::json!(3600), &serde_json::json!(1800))
+    );
+    assert!(
+        json["providers"][0].get("cached_input_tokens").is_none(),
+        "{json}"
+    );
+    let csv = bench::to_csv(&report);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].ends_with(",output_tokens_per_min,cached_input_tokens,cache_write_tokens"));
+    assert!(lines[1].ends_with(",1818,0,0"), "{}", lines[1]);
+    assert!(lines[2].ends_with(",3600,1800"), "{}", lines[2]);
+    // Without a hit, nothing changes.
+    assert!(!bench::render_table(&synthetic_report()).contains("cache"));
 }
 
 #[test]

@@ -639,3 +639,120 @@ event: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
     );
     assert_eq!(second["messages"][2]["content"], "and 3+3?");
 }
+
+/// Redacted thinking has no text, only `data`: the session keeps it with the turn, and a resumed
+/// conversation sends every block back exactly as it came and in its order (signed thinking,
+/// redacted thinking, then a second signed block), before the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_sends_signed_and_redacted_thinking_back_in_order() {
+    let thought = "First, \\\"quote\\\" \\u00e9 é.";
+    let (sig_a, sig_b) = ("EqQBsigA+/==", "ErUCsigB/+==");
+    let data =
+        "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YRAt6fjqpnE1gkTcT";
+    let block = |i: u8, start: String, deltas: &[String]| {
+        let mut out = format!("event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{i},\"content_block\":{start}}}\n\n");
+        for d in deltas {
+            out.push_str(&format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{i},\"delta\":{d}}}\n\n"));
+        }
+        out.push_str(&format!("event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{i}}}\n\n"));
+        out
+    };
+    let thinking = |text: &str, sig: &str| {
+        [
+            format!("{{\"type\":\"thinking_delta\",\"thinking\":\"{text}\"}}"),
+            format!("{{\"type\":\"signature_delta\",\"signature\":\"{sig}\"}}"),
+        ]
+    };
+    let empty_thinking = "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}".to_owned();
+    let stream = [
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-test\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n".to_owned(),
+        block(0, empty_thinking.clone(), &thinking(thought, sig_a)),
+        block(1, format!("{{\"type\":\"redacted_thinking\",\"data\":\"{data}\"}}"), &[]),
+        block(2, empty_thinking, &thinking("Then more.", sig_b)),
+        block(3, "{\"type\":\"text\",\"text\":\"\"}".to_owned(), &["{\"type\":\"text_delta\",\"text\":\"Four.\"}".to_owned()]),
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":20}}\n\n".to_owned(),
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n".to_owned(),
+    ]
+    .concat();
+    let server = RawServer::start(vec![RawResponse::sse(stream.as_bytes(), 7)]).await;
+    let home = tempfile::tempdir().unwrap();
+    let ask = |args: &[&str]| {
+        let out = paddock(home.path())
+            .env("ANTHROPIC_BASE_URL", server.base())
+            .env("ANTHROPIC_API_KEY", "x")
+            .args(["ask", "-p", "anthropic"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    ask(&["2+2?"]);
+    let decoded: String = serde_json::from_str(&format!("\"{thought}\"")).unwrap();
+    let blocks = serde_json::json!([
+        {"type": "thinking", "thinking": decoded, "signature": sig_a},
+        {"type": "redacted_thinking", "data": data},
+        {"type": "thinking", "thinking": "Then more.", "signature": sig_b},
+    ]);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(only_session(home.path())).unwrap()).unwrap();
+    let turn = &saved["providers"][0]["turns"][0];
+    assert_eq!(turn["thinking_blocks"], blocks, "{turn}");
+    assert_eq!(turn["reasoning"], format!("{decoded}Then more."));
+
+    ask(&["--resume", "and 3+3?"]);
+    let second: serde_json::Value = serde_json::from_str(&server.requests()[1].body).unwrap();
+    let mut want = blocks.as_array().unwrap().clone();
+    want.push(serde_json::json!({"type": "text", "text": "Four."}));
+    assert_eq!(
+        second["messages"][1]["content"],
+        serde_json::Value::Array(want),
+        "{second}"
+    );
+    // The opaque strings go out byte for byte.
+    let raw = &server.requests()[1].body;
+    for s in [sig_a, sig_b, data] {
+        assert!(raw.contains(&format!("\"{s}\"")), "{raw}");
+    }
+    assert_eq!(second["messages"][2]["content"], "and 3+3?");
+}
+
+/// `send_reasoning` decides whether an OpenAI-compatible server gets each earlier answer's
+/// reasoning back (`reasoning_content` on its assistant message): off by default, since some
+/// servers refuse it; on for the servers that need it.
+#[tokio::test(flavor = "multi_thread")]
+async fn send_reasoning_puts_earlier_reasoning_on_the_assistant_message_only_when_set() {
+    let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"Weighing \\\"it\\\" é.\"},\"finish_reason\":null}]}\n\n\
+data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Four.\",\"reasoning_content\":null},\"finish_reason\":\"stop\"}]}\n\n\
+data: [DONE]\n\n";
+    for send in [None, Some(false), Some(true)] {
+        let server = RawServer::start(vec![RawResponse::sse(stream.as_bytes(), 9)]).await;
+        let home = tempfile::tempdir().unwrap();
+        let setting = send.map_or(String::new(), |b| format!("send_reasoning = {b}\n"));
+        std::fs::write(
+            home.path().join("paddock.toml"),
+            format!(
+                "[[provider]]\nname = \"ds\"\nkind = \"openai\"\nmodel = \"deepseek-reasoner\"\nbase_url = \"{}/v1\"\nmax_retries = 0\n{setting}",
+                server.base()
+            ),
+        )
+        .unwrap();
+        for args in [&["2+2?"][..], &["--resume", "and 3+3?"]] {
+            let out = paddock(home.path())
+                .args(["--config", "paddock.toml", "ask", "-p", "ds"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+        }
+        let second: serde_json::Value = serde_json::from_str(&server.requests()[1].body).unwrap();
+        let mut want = serde_json::json!({"role": "assistant", "content": "Four."});
+        if send == Some(true) {
+            want["reasoning_content"] = serde_json::json!("Weighing \"it\" é.");
+        }
+        assert_eq!(
+            second["messages"][1], want,
+            "send_reasoning {send:?}: {second}"
+        );
+        assert_eq!(second["messages"][2]["content"], "and 3+3?");
+    }
+}

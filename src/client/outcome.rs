@@ -16,6 +16,9 @@ pub struct Outcome {
     pub reasoning: Option<String>,
     /// Its signature (Anthropic), needed to send the thinking back in a later turn.
     pub reasoning_signature: Option<String>,
+    /// Anthropic's thinking blocks in the order they came (signed thinking, redacted thinking):
+    /// what a later turn sends back.
+    pub thinking_blocks: Vec<crate::provider::ThinkingBlock>,
     pub finish_reason: Option<String>,
     pub usage: Usage,
     /// From sending the request to its first token of any kind, queue time excluded.

@@ -105,6 +105,12 @@ impl ResponseReader {
                 if let Some(sig) = completion.signature {
                     out.push(StreamEvent::Signature(sig));
                 }
+                out.extend(
+                    completion
+                        .thinking_blocks
+                        .into_iter()
+                        .map(StreamEvent::ThinkingBlock),
+                );
                 if !completion.content.is_empty() {
                     out.push(StreamEvent::Delta(completion.content));
                 }

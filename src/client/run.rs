@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use super::reader::{error_body_prefix, first_token_timeout, human_bytes};
 use super::{estimate_tokens, Client, ClientEvent, Outcome};
 use crate::metrics::RequestTimer;
-use crate::provider::{ApiError, ChatRequest, ErrorKind, StreamEvent, Usage};
+use crate::provider::{ApiError, ChatRequest, ErrorKind, StreamEvent, ThinkingBlock, Usage};
 use crate::ratelimit::Permit;
 use crate::retry::{jitter_sample, RetryDecision};
 
@@ -24,6 +24,10 @@ pub(super) struct Run {
     content: String,
     reasoning: String,
     signature: String,
+    /// Anthropic's thinking blocks in order, to send back in a later turn.
+    thinking_blocks: Vec<ThinkingBlock>,
+    /// Bytes of the blocks beyond their thinking text (signatures, redacted data).
+    opaque_bytes: usize,
     finish_reason: Option<String>,
     usage: Usage,
     pub(super) model: Option<String>,
@@ -49,6 +53,8 @@ impl Run {
             content: String::new(),
             reasoning: String::new(),
             signature: String::new(),
+            thinking_blocks: Vec::new(),
+            opaque_bytes: 0,
             finish_reason: None,
             usage: Usage::default(),
             model: None,
@@ -138,6 +144,20 @@ impl Run {
                 self.signature.push_str(&sig);
                 return Ok(None);
             }
+            StreamEvent::ThinkingBlock(block) => {
+                let keep = match &block {
+                    // Unsigned thinking (some compatible servers) cannot go back: the API checks it.
+                    ThinkingBlock::Thinking { signature, .. } => !signature.is_empty(),
+                    ThinkingBlock::RedactedThinking { data } => !data.is_empty(),
+                };
+                if keep {
+                    let extra = block.opaque_len();
+                    self.check_room_for(extra)?;
+                    self.opaque_bytes = self.opaque_bytes.saturating_add(extra);
+                    self.thinking_blocks.push(block);
+                }
+                return Ok(None);
+            }
             StreamEvent::Skipped(why) => {
                 self.skipped_events = self.skipped_events.saturating_add(1);
                 // A server can send millions: the first few are logged, the rest only counted.
@@ -159,9 +179,21 @@ impl Run {
 
     /// One answer, thinking included, is bounded by `max_answer_bytes`.
     fn check_room(&self, text: &str) -> Result<(), ApiError> {
+        self.check_room_for(text.len())
+    }
+
+    /// Room for `more` bytes: answer, thinking, signatures and redacted thinking share the bound.
+    fn check_room_for(&self, more: usize) -> Result<(), ApiError> {
         let limit = client_limit(self.max_answer_bytes);
-        let held = self.content.len().saturating_add(self.reasoning.len());
-        if held.saturating_add(text.len()) <= limit {
+        let held = [
+            self.content.len(),
+            self.reasoning.len(),
+            self.signature.len(),
+            self.opaque_bytes,
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add);
+        if held.saturating_add(more) <= limit {
             return Ok(());
         }
         Err(ApiError::new(
@@ -200,7 +232,10 @@ impl Run {
             return self.finish();
         }
         // Thinking tokens are tokens: after any arrived, a retry would duplicate (and re-bill) them.
-        if !self.content.is_empty() || !self.reasoning.is_empty() {
+        if !self.content.is_empty()
+            || !self.reasoning.is_empty()
+            || !self.thinking_blocks.is_empty()
+        {
             if matches!(error.kind, ErrorKind::Connection | ErrorKind::Timeout) {
                 error.kind = ErrorKind::StreamInterrupted;
             }
@@ -266,6 +301,7 @@ impl Run {
             reasoning_signature: (!self.signature.is_empty() && !self.reasoning.is_empty())
                 .then_some(self.signature),
             reasoning: (!self.reasoning.is_empty()).then_some(self.reasoning),
+            thinking_blocks: self.thinking_blocks,
             finish_reason: self.finish_reason,
             usage: self.usage,
             ttft,

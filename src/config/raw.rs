@@ -60,6 +60,7 @@ struct RawProvider {
     thinking: Option<Spanned<RawThinking>>,
     extra_body: Option<Spanned<toml::Table>>,
     extra_headers: Option<Spanned<BTreeMap<String, String>>>,
+    send_reasoning: Option<Spanned<bool>>,
     budget: Option<Spanned<String>>,
 }
 
@@ -307,6 +308,16 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     let at = |span: std::ops::Range<usize>| {
         format!("line {}: provider \"{name}\"", line_of(text, span.start))
     };
+    if let Some(send) = &p.send_reasoning {
+        if p.kind != Protocol::OpenAi {
+            return Err(format!(
+                "{}: send_reasoning is for kind = \"openai\" (Chat Completions servers); on the {} API paddock sends back what it needs by itself.",
+                at(send.span()),
+                p.kind.api_name()
+            ));
+        }
+    }
+    let send_reasoning = p.send_reasoning.is_some_and(Spanned::into_inner);
     cfg.extras = extras(
         &p.kind,
         p.reasoning_effort,
@@ -315,6 +326,7 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
         p.extra_headers,
         at,
     )?;
+    cfg.extras.send_reasoning = send_reasoning;
     Ok(cfg)
 }
 

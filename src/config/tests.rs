@@ -131,7 +131,7 @@ fn config_errors_are_pinned() {
              api_key_env, api_key_cmd, api_key, requests_per_minute, tokens_per_minute, max_retries, \
              temperature, max_tokens, max_tokens_field, system, connect_timeout_secs, read_timeout_secs, first_token_timeout_secs, api_key_cmd_timeout_secs, \
              max_event_bytes, max_body_bytes, max_answer_bytes, reasoning_effort, thinking, \
-             extra_body, extra_headers, budget \
+             extra_body, extra_headers, send_reasoning, budget \
              (see config.example.toml).",
         ),
         (
@@ -267,6 +267,30 @@ fn the_example_config_parses() {
     let c = parse_str(text).unwrap();
     assert!(c.provider("openai").is_some() && c.provider("anthropic").is_some());
     assert!(c.prices.get("gpt-4o-mini").is_some());
+}
+
+/// `send_reasoning` is a Chat Completions setting, off unless set; elsewhere it is one sentence.
+#[test]
+fn send_reasoning_is_for_openai_compatible_servers_and_off_by_default() {
+    let provider = |kind: &str, line: &str| {
+        format!("[[provider]]\nname = \"p\"\nkind = \"{kind}\"\nmodel = \"m\"\n{line}")
+    };
+    let on = parse_str(&provider("openai", "send_reasoning = true\n")).unwrap();
+    assert!(on.providers[0].extras.send_reasoning);
+    let off = parse_str(&provider("openai", "")).unwrap();
+    assert!(!off.providers[0].extras.send_reasoning);
+    assert!(
+        !ProviderConfig::new("x", Protocol::OpenAi, "m", "http://h")
+            .extras
+            .send_reasoning
+    );
+    let e = parse_str(&provider("anthropic", "send_reasoning = true\n")).unwrap_err();
+    assert_eq!(
+        e,
+        "line 5: provider \"p\": send_reasoning is for kind = \"openai\" (Chat Completions servers); on the Anthropic API paddock sends back what it needs by itself."
+    );
+    let e = parse_str(&provider("openai", "send_reasoning = \"yes\"\n")).unwrap_err();
+    assert!(e.starts_with("line 5: ") && !e.contains('\n'), "{e}");
 }
 
 #[test]

@@ -4,9 +4,10 @@ use serde_json::Value;
 
 use super::limits::Exceeded;
 use super::openai_wire::js;
-use super::text::estimate_input_tokens;
+use super::text::{estimate_input_tokens, opaque};
 use super::wire::{
-    content_text, message_texts, messages_of, model_of, ChatCall, Failure, Framer, Ids, Reply, Stop,
+    content_text, message_texts, messages_of, model_of, AnswerPlan, ChatCall, Failure, Framer,
+    FullAnswer, Ids, Reply, Stop, Thought,
 };
 
 /// A ping every this many tokens, besides the one after the first `content_block_start`.
@@ -24,6 +25,11 @@ pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
         ));
     }
     let messages = messages_of(v, "messages: at least one message is required")?;
+    if let Some(budget) = v.pointer("/thinking/budget_tokens").and_then(Value::as_u64) {
+        if budget >= max_tokens {
+            return Err(Failure::Invalid("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size".into()));
+        }
+    }
     let mut texts: Vec<String> = v.get("system").map(content_text).into_iter().collect();
     texts.extend(message_texts(messages));
     Ok(ChatCall {
@@ -33,8 +39,32 @@ pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
         max_tokens: Some(max_tokens),
         input_tokens: estimate_input_tokens(texts.iter().map(String::as_str)),
         prompt: texts.join("\n"),
-        thinking: None,
+        thinking: thinking(v.get("thinking"))?,
     })
+}
+
+/// Extended thinking: `{"type": "enabled", "budget_tokens": N}` with N of at least 1024 (below
+/// max_tokens, checked by the caller), or `adaptive` (the model decides: a medium effort here);
+/// `disabled` (or none) thinks not at all.
+fn thinking(t: Option<&Value>) -> Result<Option<Thought>, Failure> {
+    let Some(t) = t else { return Ok(None) };
+    match t.get("type").and_then(Value::as_str) {
+        Some("enabled") => {}
+        Some("adaptive") => return Ok(Some(Thought::effort(None))),
+        Some("disabled") => return Ok(None),
+        _ => {
+            return Err(Failure::Invalid(
+                "thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'".into(),
+            ))
+        }
+    }
+    match t.get("budget_tokens").and_then(Value::as_u64) {
+        Some(n) if n >= 1024 => Ok(Some(Thought::Budget(n))),
+        Some(_) => Err(Failure::Invalid(
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024".into(),
+        )),
+        None => Err(Failure::Missing("thinking.enabled.budget_tokens")),
+    }
 }
 
 fn body(kind: &str, message: &str, request_id: &str) -> String {
@@ -83,26 +113,143 @@ pub fn stop_reason(stop: Stop) -> &'static str {
     }
 }
 
-fn usage_json(input: u64, output: u64) -> String {
-    format!("{{\"input_tokens\":{input},\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":{output}}}")
+/// `usage`: `input_tokens` leaves out what was read from or written to the cache.
+fn usage_json(input: u64, output: u64, plan: &AnswerPlan) -> String {
+    let (read, write) = (plan.cache_read, plan.cache_write);
+    let input = input.saturating_sub(read).saturating_sub(write);
+    format!("{{\"input_tokens\":{input},\"cache_creation_input_tokens\":{write},\"cache_read_input_tokens\":{read},\"output_tokens\":{output}}}")
 }
 
-/// Named events for one answer.
+/// The signature of a thinking block: opaque, and derived from the text it signs.
+fn signature(thinking: &str) -> String {
+    opaque(&[b"signature", thinking.as_bytes()], 200)
+}
+
+/// The `data` of the redacted thinking block that follows `thinking`.
+fn redacted_data(thinking: &str) -> String {
+    opaque(&[b"redacted", thinking.as_bytes()], 160)
+}
+
+/// The content blocks of a finished message, as JSON: thinking (signed or not), redacted
+/// thinking, text. A cap reached inside the thinking leaves no text block.
+fn content_blocks(full: &FullAnswer, plan: &AnswerPlan) -> String {
+    let mut blocks = vec![];
+    if full.reasoning_tokens > 0 {
+        let sig = if plan.signed {
+            js(&signature(full.thought))
+        } else {
+            "\"\"".to_owned()
+        };
+        blocks.push(format!(
+            "{{\"type\":\"thinking\",\"thinking\":{},\"signature\":{sig}}}",
+            js(full.thought)
+        ));
+        if plan.redacted {
+            blocks.push(redacted_block(full.thought));
+        }
+    }
+    if full.reasoning_tokens < full.output_tokens {
+        blocks.push(format!("{{\"type\":\"text\",\"text\":{}}}", js(full.text)));
+    }
+    blocks.join(",")
+}
+
+fn redacted_block(thinking: &str) -> String {
+    format!(
+        "{{\"type\":\"redacted_thinking\",\"data\":{}}}",
+        js(&redacted_data(thinking))
+    )
+}
+
+/// Named events for one answer: a thinking block (then a redacted one) before the text when the
+/// model thinks, each block at the next index, as the SDKs' accumulators expect.
 pub struct Frames {
     ids: Ids,
     model: String,
     input_tokens: u64,
+    plan: AnswerPlan,
     sent: u64,
+    /// The thinking so far, which its signature signs.
+    thought: String,
+    /// The index of the open text block, once it is open.
+    text_index: Option<usize>,
 }
 
 impl Frames {
-    pub fn new(ids: Ids, call: &ChatCall) -> Self {
+    pub fn new(ids: Ids, call: &ChatCall, plan: &AnswerPlan) -> Self {
         Frames {
             ids,
             model: call.model.clone(),
             input_tokens: call.input_tokens,
+            plan: plan.clone(),
             sent: 0,
+            thought: String::new(),
+            text_index: None,
         }
+    }
+
+    fn thinking(&self) -> bool {
+        self.plan.thoughts > 0
+    }
+
+    fn block_delta(index: usize, delta: &str) -> String {
+        event(
+            "content_block_delta",
+            &format!("{{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{delta}}}"),
+        )
+    }
+
+    fn block_stop(index: usize) -> String {
+        event(
+            "content_block_stop",
+            &format!("{{\"type\":\"content_block_stop\",\"index\":{index}}}"),
+        )
+    }
+
+    fn block_start(index: usize, block: &str) -> String {
+        event(
+            "content_block_start",
+            &format!(
+                "{{\"type\":\"content_block_start\",\"index\":{index},\"content_block\":{block}}}"
+            ),
+        )
+    }
+
+    /// The end of the thinking block (its signature first), and the redacted block after it.
+    fn close_thinking(&self) -> String {
+        let mut out = String::new();
+        if self.plan.signed {
+            out.push_str(&Self::block_delta(
+                0,
+                &format!(
+                    "{{\"type\":\"signature_delta\",\"signature\":{}}}",
+                    js(&signature(&self.thought))
+                ),
+            ));
+        }
+        out.push_str(&Self::block_stop(0));
+        if self.plan.redacted {
+            out.push_str(&Self::block_start(1, &redacted_block(&self.thought)));
+            out.push_str(&Self::block_stop(1));
+        }
+        out
+    }
+
+    /// Close the thinking (when there was some) and open the text block.
+    fn open_text(&mut self) -> String {
+        let mut out = String::new();
+        let index = if self.thinking() {
+            out.push_str(&self.close_thinking());
+            1 + usize::from(self.plan.redacted)
+        } else {
+            0
+        };
+        self.text_index = Some(index);
+        out.push_str(&Self::block_start(
+            index,
+            "{\"type\":\"text\",\"text\":\"\"}",
+        ));
+        out
     }
 }
 
@@ -112,23 +259,43 @@ impl Framer for Frames {
             "{{\"type\":\"message_start\",\"message\":{{\"id\":{},\"type\":\"message\",\"role\":\"assistant\",\"model\":{},\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{}}}}}",
             js(&self.ids.response_id),
             js(&self.model),
-            usage_json(self.input_tokens, 1)
+            usage_json(self.input_tokens, 1, &self.plan)
         );
         let mut out = event("message_start", &message);
-        out.push_str(&event(
-            "content_block_start",
-            "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
-        ));
+        if self.thinking() {
+            out.push_str(&Self::block_start(
+                0,
+                "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}",
+            ));
+        } else {
+            out.push_str(&self.open_text());
+        }
         out.push_str(&event("ping", "{\"type\": \"ping\"}"));
         out
     }
 
     fn token(&mut self, text: &str) -> String {
         self.sent += 1;
-        event(
-            "content_block_delta",
-            &format!("{{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":{}}}}}", js(text)),
-        )
+        if self.sent <= self.plan.thoughts as u64 {
+            self.thought.push_str(text);
+            return Self::block_delta(
+                0,
+                &format!("{{\"type\":\"thinking_delta\",\"thinking\":{}}}", js(text)),
+            );
+        }
+        let mut out = String::new();
+        let index = match self.text_index {
+            Some(i) => i,
+            None => {
+                out.push_str(&self.open_text());
+                self.text_index.unwrap_or_default()
+            }
+        };
+        out.push_str(&Self::block_delta(
+            index,
+            &format!("{{\"type\":\"text_delta\",\"text\":{}}}", js(text)),
+        ));
+        out
     }
 
     fn keepalive(&mut self) -> Option<String> {
@@ -137,16 +304,17 @@ impl Framer for Frames {
     }
 
     fn finish(&mut self, stop: Stop, output_tokens: u64) -> String {
-        let mut out = event(
-            "content_block_stop",
-            "{\"type\":\"content_block_stop\",\"index\":0}",
-        );
+        let mut out = match self.text_index {
+            Some(i) => Self::block_stop(i),
+            // The cap came inside the thinking: no text block at all.
+            None => self.close_thinking(),
+        };
         out.push_str(&event(
             "message_delta",
             &format!(
                 "{{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{}\",\"stop_sequence\":null}},\"usage\":{}}}",
                 stop_reason(stop),
-                usage_json(self.input_tokens, output_tokens)
+                usage_json(self.input_tokens, output_tokens, &self.plan)
             ),
         ));
         out.push_str(&event("message_stop", "{\"type\":\"message_stop\"}"));
@@ -162,20 +330,14 @@ impl Framer for Frames {
     }
 }
 
-pub fn message_body(
-    ids: &Ids,
-    call: &ChatCall,
-    text: &str,
-    stop: Stop,
-    output_tokens: u64,
-) -> String {
+pub fn message_body(ids: &Ids, call: &ChatCall, full: &FullAnswer, plan: &AnswerPlan) -> String {
     format!(
-        "{{\"id\":{},\"type\":\"message\",\"role\":\"assistant\",\"model\":{},\"content\":[{{\"type\":\"text\",\"text\":{}}}],\"stop_reason\":\"{}\",\"stop_sequence\":null,\"usage\":{}}}",
+        "{{\"id\":{},\"type\":\"message\",\"role\":\"assistant\",\"model\":{},\"content\":[{}],\"stop_reason\":\"{}\",\"stop_sequence\":null,\"usage\":{}}}",
         js(&ids.response_id),
         js(&call.model),
-        js(text),
-        stop_reason(stop),
-        usage_json(call.input_tokens, output_tokens)
+        content_blocks(full, plan),
+        stop_reason(full.stop),
+        usage_json(call.input_tokens, full.output_tokens, plan)
     )
 }
 

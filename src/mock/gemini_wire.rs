@@ -11,7 +11,9 @@ use serde_json::Value;
 use super::limits::Exceeded;
 use super::openai_wire::js;
 use super::text::estimate_input_tokens;
-use super::wire::{content_text, ChatCall, Failure, Framer, FullAnswer, Ids, Reply, Stop};
+use super::wire::{
+    content_text, AnswerPlan, ChatCall, Failure, Framer, FullAnswer, Ids, Reply, Stop, Thought,
+};
 
 const CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 /// Thinking budget when `includeThoughts` asks for thoughts without a budget (or the dynamic -1).
@@ -89,15 +91,15 @@ pub fn parse(v: &Value, path: &str) -> Result<ChatCall, Failure> {
 }
 
 /// Thoughts are streamed only with `includeThoughts`; a budget of 0 turns thinking off.
-fn thinking(config: &Value) -> Option<u64> {
+fn thinking(config: &Value) -> Option<Thought> {
     let shown = field(config, "includeThoughts", "include_thoughts").and_then(Value::as_bool);
     if shown != Some(true) {
         return None;
     }
     match field(config, "thinkingBudget", "thinking_budget").and_then(Value::as_i64) {
         Some(0) => None,
-        Some(n) if n > 0 => u64::try_from(n).ok(),
-        _ => Some(DYNAMIC_BUDGET),
+        Some(n) if n > 0 => u64::try_from(n).ok().map(Thought::Budget),
+        _ => Some(Thought::Budget(DYNAMIC_BUDGET)),
     }
 }
 
@@ -209,8 +211,9 @@ fn candidate(parts: &[String], finish: Option<&str>) -> String {
     format!("\"candidates\": [{{\"content\": {content}{finish},\"index\": 0}}]")
 }
 
-/// `usageMetadata`; candidates exclude thoughts, the total includes them.
-fn usage(prompt: u64, candidates: u64, thoughts: u64) -> String {
+/// `usageMetadata`; candidates exclude thoughts, the total includes them; cached tokens are
+/// within the prompt's.
+fn usage(prompt: u64, candidates: u64, thoughts: u64, cached: u64) -> String {
     let total = prompt.saturating_add(candidates).saturating_add(thoughts);
     let candidates = if candidates > 0 {
         format!(",\"candidatesTokenCount\": {candidates}")
@@ -222,7 +225,12 @@ fn usage(prompt: u64, candidates: u64, thoughts: u64) -> String {
     } else {
         String::new()
     };
-    format!("\"usageMetadata\": {{\"promptTokenCount\": {prompt}{candidates},\"totalTokenCount\": {total},\"promptTokensDetails\": [{{\"modality\": \"TEXT\",\"tokenCount\": {prompt}}}]{thoughts}}}")
+    let cached = if cached > 0 {
+        format!(",\"cachedContentTokenCount\": {cached}")
+    } else {
+        String::new()
+    };
+    format!("\"usageMetadata\": {{\"promptTokenCount\": {prompt}{cached}{candidates},\"totalTokenCount\": {total},\"promptTokensDetails\": [{{\"modality\": \"TEXT\",\"tokenCount\": {prompt}}}]{thoughts}}}")
 }
 
 fn finish_reason(stop: Stop) -> &'static str {
@@ -246,18 +254,20 @@ pub struct Frames {
     model: String,
     response_id: String,
     input_tokens: u64,
+    cache_read: u64,
     /// Leading tokens that are thoughts.
     thoughts: usize,
     sent: usize,
 }
 
 impl Frames {
-    pub fn new(ids: Ids, call: &ChatCall, thoughts: usize) -> Self {
+    pub fn new(ids: Ids, call: &ChatCall, plan: &AnswerPlan) -> Self {
         Frames {
             model: call.model.clone(),
             response_id: ids.response_id,
             input_tokens: call.input_tokens,
-            thoughts,
+            cache_read: plan.cache_read,
+            thoughts: plan.thoughts,
             sent: 0,
         }
     }
@@ -287,7 +297,8 @@ impl Framer for Frames {
         let thought = self.sent <= self.thoughts;
         let (thoughts, answer) = self.split(self.sent as u64);
         let candidate = candidate(&[text_part(text, thought)], None);
-        self.chunk(&candidate, &usage(self.input_tokens, answer, thoughts))
+        let usage = usage(self.input_tokens, answer, thoughts, self.cache_read);
+        self.chunk(&candidate, &usage)
     }
 
     fn keepalive(&mut self) -> Option<String> {
@@ -297,7 +308,8 @@ impl Framer for Frames {
     fn finish(&mut self, stop: Stop, output_tokens: u64) -> String {
         let (thoughts, answer) = self.split(output_tokens);
         let candidate = candidate(&[text_part("", false)], Some(finish_reason(stop)));
-        self.chunk(&candidate, &usage(self.input_tokens, answer, thoughts))
+        let usage = usage(self.input_tokens, answer, thoughts, self.cache_read);
+        self.chunk(&candidate, &usage)
     }
 
     fn malformed(&mut self) -> String {
@@ -313,7 +325,7 @@ impl Framer for Frames {
 }
 
 /// The non-streaming body: one response with all the thoughts and all the text.
-pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer) -> String {
+pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer, plan: &AnswerPlan) -> String {
     let mut parts = vec![];
     if !full.thought.is_empty() {
         parts.push(text_part(full.thought, true));
@@ -323,7 +335,12 @@ pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer) -> String {
     }
     let candidate = candidate(&parts, Some(finish_reason(full.stop)));
     let answer = full.output_tokens.saturating_sub(full.reasoning_tokens);
-    let usage = usage(call.input_tokens, answer, full.reasoning_tokens);
+    let usage = usage(
+        call.input_tokens,
+        answer,
+        full.reasoning_tokens,
+        plan.cache_read,
+    );
     response(&candidate, &usage, &call.model, &ids.response_id)
 }
 
@@ -346,6 +363,13 @@ mod tests {
         Ids {
             response_id: "mock1".into(),
             created: 0,
+        }
+    }
+
+    fn thoughts(thoughts: usize) -> AnswerPlan {
+        AnswerPlan {
+            thoughts,
+            ..AnswerPlan::default()
         }
     }
 
@@ -380,7 +404,10 @@ mod tests {
         assert_eq!(c.model, "gemini-x");
         assert!(c.stream);
         assert_eq!(c.prompt, "Be brief.\nhi\nyo");
-        assert_eq!((c.max_tokens, c.thinking), (Some(50), Some(30)));
+        assert_eq!(
+            (c.max_tokens, c.thinking),
+            (Some(50), Some(Thought::Budget(30)))
+        );
         let t = |tc: Value| {
             parse(&json!({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"thinkingConfig": tc}}), STREAM).unwrap().thinking
         };
@@ -391,7 +418,7 @@ mod tests {
         );
         assert_eq!(
             t(json!({"thinkingBudget": -1, "includeThoughts": true})),
-            Some(DYNAMIC_BUDGET)
+            Some(Thought::Budget(DYNAMIC_BUDGET))
         );
     }
 
@@ -475,7 +502,7 @@ mod tests {
     #[test]
     fn chunks_carry_thoughts_first_and_usage_last() {
         let c = parse(&json!({"contents": [{"parts": [{"text": "x"}]}]}), STREAM).unwrap();
-        let mut f = Frames::new(ids(), &c, 1);
+        let mut f = Frames::new(ids(), &c, &thoughts(1));
         assert_eq!(f.start(), "");
         let sse = [f.token("hm"), f.token("Hi"), f.finish(Stop::Natural, 2)].concat();
         let evs = datas(&sse);
@@ -496,7 +523,7 @@ mod tests {
         );
         assert_eq!(u["totalTokenCount"], c.input_tokens + 2);
         assert_eq!(evs[2]["modelVersion"], "gemini-x");
-        let mut f = Frames::new(ids(), &c, 0);
+        let mut f = Frames::new(ids(), &c, &thoughts(0));
         let last = datas(&f.finish(Stop::Length, 3)).pop().unwrap();
         assert_eq!(last["candidates"][0]["finishReason"], "MAX_TOKENS");
         assert!(last["usageMetadata"].get("thoughtsTokenCount").is_none());
@@ -517,7 +544,8 @@ mod tests {
             reasoning_tokens: 1,
             output_tokens: 3,
         };
-        let v: Value = serde_json::from_str(&response_body(&ids(), &c, &full)).unwrap();
+        let v: Value =
+            serde_json::from_str(&response_body(&ids(), &c, &full, &thoughts(1))).unwrap();
         assert_eq!(
             v["candidates"][0]["content"]["parts"][1]["text"],
             "Hi there"
@@ -530,7 +558,8 @@ mod tests {
             reasoning_tokens: 1,
             output_tokens: 1,
         };
-        let v: Value = serde_json::from_str(&response_body(&ids(), &c, &cut)).unwrap();
+        let v: Value =
+            serde_json::from_str(&response_body(&ids(), &c, &cut, &thoughts(1))).unwrap();
         assert_eq!(
             v["candidates"][0]["content"]["parts"]
                 .as_array()

@@ -17,7 +17,7 @@ use super::limits::{Admission, Window};
 use super::scenario::{FaultKind, ModelSpec, Scenario};
 use super::stream::{body_stream, Pace};
 use super::text::{answer, hash_parts, tokenize, Rng, Shape};
-use super::wire::{ChatCall, Failure, Family, Ids, Reply, Stop};
+use super::wire::{AnswerPlan, ChatCall, Effort, Failure, Family, Ids, Reply, Stop, Thought};
 use super::{anthropic_wire, gemini_wire, openai_wire};
 
 pub type Body = UnsyncBoxBody<Bytes, io::Error>;
@@ -188,7 +188,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             ))
         }
     };
-    let call = match family.parse(&body, &path) {
+    let mut call = match family.parse(&body, &path) {
         Ok(c) => c,
         Err(f) => return fail(f),
     };
@@ -196,6 +196,11 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         Some(m) if m.protocol.allows(family) => m.clone(),
         _ => return fail(Failure::UnknownModel(call.model.clone())),
     };
+    // A reasoning model shows its thinking on Chat Completions unasked (DeepSeek, vLLM); the
+    // other wires show it only when the request asks, as the real APIs do.
+    if family == Family::OpenAi && spec.thinks && call.thinking.is_none() {
+        call.thinking = Some(Thought::Effort(Effort::Medium));
+    }
     let n = state.count(&spec);
     tracing::debug!(model = %spec.name, n, stream = call.stream, "mock request");
     if let Err(f) = key_check {
@@ -275,17 +280,22 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
         response_id: family.response_id(hash),
         created: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     };
-    let gap = if spec.tokens_per_sec > 0.0 {
-        Duration::from_secs_f64(1.0 / spec.tokens_per_sec)
-    } else {
-        Duration::ZERO
+    let gap = |per_sec: f64| {
+        if per_sec > 0.0 {
+            Duration::try_from_secs_f64(1.0 / per_sec).unwrap_or(Duration::ZERO)
+        } else {
+            Duration::ZERO
+        }
     };
     let mut pace = Pace {
         ttft: Duration::from_millis(spec.ttft_ms),
-        gap,
+        gap: gap(spec.tokens_per_sec),
+        thought_gap: gap(spec.thinking_tokens_per_sec.unwrap_or(spec.tokens_per_sec)),
+        thoughts,
         jitter: spec.jitter,
         rng,
     };
+    let plan = plan(&spec, &call, thoughts);
     let mut builder = Response::builder().status(200);
     if let Some(h) = rid_header {
         builder = builder.header(h, rid.as_str());
@@ -303,7 +313,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             f.after_tokens = f.after_tokens.min(tokens.len().saturating_sub(1));
             f
         });
-        let framer = family.framer(ids, &call, thoughts);
+        let framer = family.framer(ids, &call, &plan);
         let body = StreamBody::new(Box::pin(body_stream(framer, tokens, stop, pace, fault)))
             .boxed_unsync();
         builder
@@ -312,7 +322,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             .body(body)
     } else {
         tokio::time::sleep(pace.total(tokens.len())).await;
-        let body = family.complete_body(&ids, &call, &tokens, thoughts, stop);
+        let body = family.complete_body(&ids, &call, &tokens, &plan, stop);
         builder
             .header("content-type", "application/json")
             .body(full(body))
@@ -327,9 +337,12 @@ fn draw(seed: u64, spec: &ModelSpec, call: &ChatCall) -> (Vec<String>, usize, St
         min_tokens: spec.min_answer_tokens,
         max_tokens: spec.max_answer_tokens,
     };
-    let mut tokens = call.thinking.map_or_else(Vec::new, |budget| {
-        reasoning(seed, &spec.name, &call.prompt, budget)
-    });
+    let thought = call.thinking.map_or(0, |t| t.tokens(spec.thinking_tokens));
+    let mut tokens = if thought > 0 {
+        reasoning(seed, &spec.name, &call.prompt, thought)
+    } else {
+        Vec::new()
+    };
     let mut thoughts = tokens.len();
     tokens.extend(answer(seed, &spec.name, &call.prompt, shape));
     let mut stop = Stop::Natural;
@@ -346,12 +359,11 @@ fn draw(seed: u64, spec: &ModelSpec, call: &ChatCall) -> (Vec<String>, usize, St
     (tokens, thoughts, stop)
 }
 
-/// A short reasoning summary of at most `budget` tokens, titled in bold as real summaries are.
-/// Seeded apart from the answer, so asking for reasoning leaves the answer text unchanged.
-fn reasoning(seed: u64, model: &str, prompt: &str, budget: u64) -> Vec<String> {
-    let budget = usize::try_from(budget).unwrap_or(usize::MAX).clamp(16, 96);
+/// A short reasoning text of `n` tokens, titled in bold as real summaries are. Seeded apart
+/// from the answer, so asking for reasoning leaves the answer text unchanged.
+fn reasoning(seed: u64, model: &str, prompt: &str, n: usize) -> Vec<String> {
     let mut tokens = tokenize("**Planning the answer**\n\n");
-    let room = budget - tokens.len();
+    let room = n.saturating_sub(tokens.len());
     let shape = Shape {
         min_tokens: room / 2,
         max_tokens: room,
@@ -362,8 +374,21 @@ fn reasoning(seed: u64, model: &str, prompt: &str, budget: u64) -> Vec<String> {
         &format!("{prompt}\n(reasoning)"),
         shape,
     ));
-    tokens.truncate(budget);
+    tokens.truncate(n);
     tokens
+}
+
+/// How the answer is laid out: its leading thoughts, the model's thinking blocks (Anthropic),
+/// and the cache counts, each at most what the prompt holds.
+fn plan(spec: &ModelSpec, call: &ChatCall, thoughts: usize) -> AnswerPlan {
+    let cache_read = spec.cache_read_tokens.min(call.input_tokens);
+    AnswerPlan {
+        thoughts,
+        signed: spec.thinking_signature,
+        redacted: spec.redacted_thinking,
+        cache_read,
+        cache_write: spec.cache_write_tokens.min(call.input_tokens - cache_read),
+    }
 }
 
 /// The model list in the family's shape: OpenAI's lists what either OpenAI API serves.

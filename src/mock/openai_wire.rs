@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::limits::{go_duration, Exceeded};
 use super::text::estimate_input_tokens;
 use super::wire::{
-    message_texts, messages_of, model_of, ChatCall, Failure, Framer, Ids, Reply, Stop,
+    message_texts, messages_of, model_of, AnswerPlan, ChatCall, Failure, Framer, FullAnswer, Ids,
+    Reply, Stop, Thought,
 };
 
 pub const FINGERPRINT: &str = "fp_paddock_mock";
@@ -38,7 +39,10 @@ pub fn parse(v: &Value) -> Result<ChatCall, Failure> {
         max_tokens,
         input_tokens: estimate_input_tokens(texts.iter().map(String::as_str)),
         prompt: texts.join("\n"),
-        thinking: None,
+        // DeepSeek-style servers stream what the model thought as `reasoning_content`.
+        thinking: v
+            .get("reasoning_effort")
+            .map(|e| Thought::effort(e.as_str())),
     })
 }
 
@@ -81,15 +85,19 @@ pub fn error(f: &Failure) -> Reply {
     Reply::json(status, text)
 }
 
-/// Stream chunks for one answer.
+/// Stream chunks for one answer; with reasoning, DeepSeek's shape (`reasoning_content` first).
 pub struct Frames {
     prefix: String,
     include_usage: bool,
     input_tokens: u64,
+    cache_read: u64,
+    /// Leading tokens that are reasoning.
+    thoughts: usize,
+    sent: usize,
 }
 
 impl Frames {
-    pub fn new(ids: Ids, call: &ChatCall) -> Self {
+    pub fn new(ids: Ids, call: &ChatCall, plan: &AnswerPlan) -> Self {
         let prefix = format!(
             "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"system_fingerprint\":\"{FINGERPRINT}\",\"choices\":[",
             js(&ids.response_id),
@@ -100,6 +108,9 @@ impl Frames {
             prefix,
             include_usage: call.include_usage,
             input_tokens: call.input_tokens,
+            cache_read: plan.cache_read,
+            thoughts: plan.thoughts,
+            sent: 0,
         }
     }
 
@@ -121,22 +132,33 @@ pub fn finish_reason(stop: Stop) -> &'static str {
     }
 }
 
-fn usage_json(input: u64, output: u64) -> String {
+/// `usage`: `completion_tokens` counts the reasoning too; `cached_tokens` are within the prompt's.
+fn usage_json(input: u64, output: u64, reasoning: u64, cached: u64) -> String {
     format!(
-        "{{\"prompt_tokens\":{input},\"completion_tokens\":{output},\"total_tokens\":{},\"prompt_tokens_details\":{{\"cached_tokens\":0,\"audio_tokens\":0}},\"completion_tokens_details\":{{\"reasoning_tokens\":0,\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}",
-        input + output
+        "{{\"prompt_tokens\":{input},\"completion_tokens\":{output},\"total_tokens\":{},\"prompt_tokens_details\":{{\"cached_tokens\":{cached},\"audio_tokens\":0}},\"completion_tokens_details\":{{\"reasoning_tokens\":{reasoning},\"audio_tokens\":0,\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}}",
+        input.saturating_add(output)
     )
 }
 
 impl Framer for Frames {
     fn start(&mut self) -> String {
+        if self.thoughts > 0 {
+            return self.chunk("{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"\"},\"logprobs\":null,\"finish_reason\":null}");
+        }
         self.chunk("{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}")
     }
 
     fn token(&mut self, text: &str) -> String {
+        self.sent += 1;
+        let delta = if self.sent <= self.thoughts {
+            format!("\"content\":null,\"reasoning_content\":{}", js(text))
+        } else if self.thoughts > 0 {
+            format!("\"content\":{},\"reasoning_content\":null", js(text))
+        } else {
+            format!("\"content\":{}", js(text))
+        };
         self.chunk(&format!(
-            "{{\"index\":0,\"delta\":{{\"content\":{}}},\"logprobs\":null,\"finish_reason\":null}}",
-            js(text)
+            "{{\"index\":0,\"delta\":{{{delta}}},\"logprobs\":null,\"finish_reason\":null}}"
         ))
     }
 
@@ -150,10 +172,11 @@ impl Framer for Frames {
             finish_reason(stop)
         ));
         if self.include_usage {
+            let reasoning = self.sent.min(self.thoughts) as u64;
             out.push_str(&format!(
                 "{}],\"usage\":{}}}\n\n",
                 self.prefix,
-                usage_json(self.input_tokens, output_tokens)
+                usage_json(self.input_tokens, output_tokens, reasoning, self.cache_read)
             ));
         }
         out.push_str("data: [DONE]\n\n");
@@ -173,21 +196,26 @@ impl Framer for Frames {
     }
 }
 
-pub fn completion_body(
-    ids: &Ids,
-    call: &ChatCall,
-    text: &str,
-    stop: Stop,
-    output_tokens: u64,
-) -> String {
+/// The `chat.completion` object; its message carries `reasoning_content` when the model thought.
+pub fn completion_body(ids: &Ids, call: &ChatCall, full: &FullAnswer, plan: &AnswerPlan) -> String {
+    let reasoning = if full.thought.is_empty() {
+        String::new()
+    } else {
+        format!(",\n        \"reasoning_content\": {}", js(full.thought))
+    };
     format!(
-        "{{\n  \"id\": {},\n  \"object\": \"chat.completion\",\n  \"created\": {},\n  \"model\": {},\n  \"choices\": [\n    {{\n      \"index\": 0,\n      \"message\": {{\n        \"role\": \"assistant\",\n        \"content\": {},\n        \"refusal\": null,\n        \"annotations\": []\n      }},\n      \"logprobs\": null,\n      \"finish_reason\": \"{}\"\n    }}\n  ],\n  \"usage\": {},\n  \"service_tier\": \"default\",\n  \"system_fingerprint\": \"{FINGERPRINT}\"\n}}\n",
+        "{{\n  \"id\": {},\n  \"object\": \"chat.completion\",\n  \"created\": {},\n  \"model\": {},\n  \"choices\": [\n    {{\n      \"index\": 0,\n      \"message\": {{\n        \"role\": \"assistant\",\n        \"content\": {}{reasoning},\n        \"refusal\": null,\n        \"annotations\": []\n      }},\n      \"logprobs\": null,\n      \"finish_reason\": \"{}\"\n    }}\n  ],\n  \"usage\": {},\n  \"service_tier\": \"default\",\n  \"system_fingerprint\": \"{FINGERPRINT}\"\n}}\n",
         js(&ids.response_id),
         ids.created,
         js(&call.model),
-        js(text),
-        finish_reason(stop),
-        usage_json(call.input_tokens, output_tokens)
+        js(full.text),
+        finish_reason(full.stop),
+        usage_json(
+            call.input_tokens,
+            full.output_tokens,
+            full.reasoning_tokens,
+            plan.cache_read
+        )
     )
 }
 

@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::openai_wire::js;
 use super::text::estimate_input_tokens;
-use super::wire::{content_text, model_of, ChatCall, Failure, Framer, FullAnswer, Ids, Stop};
+use super::wire::{
+    content_text, model_of, AnswerPlan, ChatCall, Failure, Framer, FullAnswer, Ids, Stop, Thought,
+};
 
 /// The smallest `max_output_tokens` the real service accepts.
 const MIN_OUTPUT_TOKENS: u64 = 16;
@@ -70,17 +72,10 @@ fn input_texts(input: Option<&Value>) -> Result<Vec<String>, Failure> {
 }
 
 /// A summary is only visible when asked for; its length follows the effort.
-fn thinking(reasoning: Option<&Value>) -> Option<u64> {
+fn thinking(reasoning: Option<&Value>) -> Option<Thought> {
     let r = reasoning?;
     r.get("summary").and_then(Value::as_str)?;
-    match r.get("effort").and_then(Value::as_str) {
-        Some("none") => None,
-        Some("minimal") => Some(16),
-        Some("low") => Some(24),
-        Some("high") => Some(64),
-        Some("xhigh") => Some(96),
-        _ => Some(40),
-    }
+    Some(Thought::effort(r.get("effort").and_then(Value::as_str)))
 }
 
 /// The response object's own fields, the same in every event that carries it.
@@ -135,9 +130,9 @@ fn ending(stop: Stop) -> (&'static str, &'static str) {
     }
 }
 
-fn usage_json(input: u64, output: u64, reasoning: u64) -> String {
+fn usage_json(input: u64, output: u64, reasoning: u64, cached: u64) -> String {
     format!(
-        "{{\"input_tokens\":{input},\"input_tokens_details\":{{\"cached_tokens\":0}},\"output_tokens\":{output},\"output_tokens_details\":{{\"reasoning_tokens\":{reasoning}}},\"total_tokens\":{}}}",
+        "{{\"input_tokens\":{input},\"input_tokens_details\":{{\"cached_tokens\":{cached}}},\"output_tokens\":{output},\"output_tokens_details\":{{\"reasoning_tokens\":{reasoning}}},\"total_tokens\":{}}}",
         input.saturating_add(output)
     )
 }
@@ -177,6 +172,7 @@ pub struct Frames {
     reasoning_id: String,
     message_id: String,
     input_tokens: u64,
+    cache_read: u64,
     /// Leading tokens that are reasoning.
     thoughts: usize,
     sent: usize,
@@ -187,14 +183,15 @@ pub struct Frames {
 }
 
 impl Frames {
-    pub fn new(ids: Ids, call: &ChatCall, thoughts: usize) -> Self {
+    pub fn new(ids: Ids, call: &ChatCall, plan: &AnswerPlan) -> Self {
         let head = Head::new(&ids, call);
         Frames {
             reasoning_id: head.item_id("rs_"),
             message_id: head.item_id("msg_"),
             head,
             input_tokens: call.input_tokens,
-            thoughts,
+            cache_read: plan.cache_read,
+            thoughts: plan.thoughts,
             sent: 0,
             seq: 0,
             summary: String::new(),
@@ -366,7 +363,7 @@ impl Framer for Frames {
             self.close_reasoning()
         };
         let reasoning = self.sent.min(self.thoughts) as u64;
-        let usage = usage_json(self.input_tokens, output_tokens, reasoning);
+        let usage = usage_json(self.input_tokens, output_tokens, reasoning, self.cache_read);
         let object = self
             .head
             .object(status, "null", incomplete, &self.output(status), &usage);
@@ -399,7 +396,7 @@ impl Framer for Frames {
 }
 
 /// The non-streaming body: the finished response object.
-pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer) -> String {
+pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer, plan: &AnswerPlan) -> String {
     let head = Head::new(ids, call);
     let (status, incomplete) = ending(full.stop);
     let mut items = vec![];
@@ -410,7 +407,12 @@ pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer) -> String {
     if full.reasoning_tokens < full.output_tokens {
         items.push(message_item(&head.item_id("msg_"), status, Some(full.text)));
     }
-    let usage = usage_json(call.input_tokens, full.output_tokens, full.reasoning_tokens);
+    let usage = usage_json(
+        call.input_tokens,
+        full.output_tokens,
+        full.reasoning_tokens,
+        plan.cache_read,
+    );
     head.object(status, "null", incomplete, &items.join(","), &usage)
 }
 
@@ -427,6 +429,13 @@ mod tests {
         Ids {
             response_id: "resp_mock1".into(),
             created: 7,
+        }
+    }
+
+    fn thoughts(thoughts: usize) -> AnswerPlan {
+        AnswerPlan {
+            thoughts,
+            ..AnswerPlan::default()
         }
     }
 
@@ -483,16 +492,23 @@ mod tests {
                 .unwrap()
                 .thinking
         };
-        assert_eq!(t(json!({"effort": "high"})), None);
-        assert_eq!(t(json!({"effort": "high", "summary": "auto"})), Some(64));
-        assert_eq!(t(json!({"summary": "detailed"})), Some(40));
-        assert_eq!(t(json!({"effort": "none", "summary": "auto"})), None);
+        let tokens = |r: Value| t(r).map(|t| t.tokens(96));
+        assert_eq!(tokens(json!({"effort": "high"})), None);
+        assert_eq!(
+            tokens(json!({"effort": "high", "summary": "auto"})),
+            Some(64)
+        );
+        assert_eq!(tokens(json!({"summary": "detailed"})), Some(40));
+        assert_eq!(
+            tokens(json!({"effort": "none", "summary": "auto"})),
+            Some(0)
+        );
     }
 
     #[test]
     fn stream_events_follow_the_real_order_with_rising_sequence_numbers() {
         let c = call(json!({"model": "m", "input": "x", "stream": true})).unwrap();
-        let mut f = Frames::new(ids(), &c, 2);
+        let mut f = Frames::new(ids(), &c, &thoughts(2));
         let sse = [
             f.start(),
             f.token("Think"),
@@ -550,7 +566,7 @@ mod tests {
     #[test]
     fn a_cap_ends_incomplete_and_errors_end_failed() {
         let c = call(json!({"model": "m", "input": "x", "stream": true})).unwrap();
-        let mut f = Frames::new(ids(), &c, 0);
+        let mut f = Frames::new(ids(), &c, &thoughts(0));
         let sse = [f.start(), f.token("a"), f.finish(Stop::Length, 1)].concat();
         let last = datas(&sse).pop().unwrap();
         assert_eq!(last["type"], "response.incomplete");
@@ -560,7 +576,7 @@ mod tests {
             json!({"reason": "max_output_tokens"})
         );
         assert_eq!(last["response"]["output"][0]["status"], "incomplete");
-        let mut f = Frames::new(ids(), &c, 0);
+        let mut f = Frames::new(ids(), &c, &thoughts(0));
         let evs = datas(&[f.start(), f.error_event()].concat());
         let n = evs.len();
         assert_eq!(
@@ -582,7 +598,8 @@ mod tests {
             reasoning_tokens: 1,
             output_tokens: 2,
         };
-        let v: Value = serde_json::from_str(&response_body(&ids(), &c, &full)).unwrap();
+        let v: Value =
+            serde_json::from_str(&response_body(&ids(), &c, &full, &thoughts(1))).unwrap();
         assert_eq!(
             (&v["object"], &v["status"]),
             (&json!("response"), &json!("completed"))
@@ -600,7 +617,8 @@ mod tests {
             reasoning_tokens: 1,
             output_tokens: 1,
         };
-        let v: Value = serde_json::from_str(&response_body(&ids(), &c, &cut)).unwrap();
+        let v: Value =
+            serde_json::from_str(&response_body(&ids(), &c, &cut, &thoughts(1))).unwrap();
         assert_eq!(
             (v["output"].as_array().unwrap().len(), &v["status"]),
             (1, &json!("incomplete"))

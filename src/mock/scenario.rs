@@ -170,6 +170,23 @@ pub struct ModelSpec {
     pub requests_per_window: Option<u64>,
     /// Input + output tokens allowed per rolling window; absent = unlimited.
     pub tokens_per_window: Option<u64>,
+    /// A reasoning model that thinks on every Chat Completions request, as deepseek-reasoner or
+    /// a vLLM reasoning parser does (unless `reasoning_effort = "none"`). Every model thinks when
+    /// the request asks, on any wire.
+    pub thinks: bool,
+    /// The most tokens one thought takes: an effort asks a share of it, a budget is capped by it.
+    pub thinking_tokens: usize,
+    /// Thinking speed; absent = `tokens_per_sec`.
+    pub thinking_tokens_per_sec: Option<f64>,
+    /// Anthropic: each thinking block ends with a `signature_delta`, as the real API's do
+    /// (false: unsigned, as some compatible servers send).
+    pub thinking_signature: bool,
+    /// Anthropic: a `redacted_thinking` block (an opaque `data` blob) follows the thinking.
+    pub redacted_thinking: bool,
+    /// Prompt tokens each answer reports as read from the provider's cache (at most the prompt).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens each answer reports as written to the cache (Anthropic reports them).
+    pub cache_write_tokens: u64,
     #[serde(rename = "fault")]
     pub faults: Vec<FaultSpec>,
 }
@@ -187,10 +204,22 @@ impl Default for ModelSpec {
             context_window: 128_000,
             requests_per_window: None,
             tokens_per_window: None,
+            thinks: false,
+            thinking_tokens: DEFAULT_THINKING_TOKENS,
+            thinking_tokens_per_sec: None,
+            thinking_signature: true,
+            redacted_thinking: false,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
             faults: vec![],
         }
     }
 }
+
+/// How long a thought may be by default: the effort shares come out at 16, 24, 40, 64 and 96.
+const DEFAULT_THINKING_TOKENS: usize = 96;
+/// The longest thought a scenario may ask for.
+const MAX_THINKING_TOKENS: usize = 100_000;
 
 impl ModelSpec {
     pub fn new(name: &str, protocol: Serves) -> Self {
@@ -323,6 +352,17 @@ impl Scenario {
                     "scenario: model \"{name}\": tokens_per_sec must be 0 or more."
                 ));
             }
+            let speed_ok = |v: f64| v.is_finite() && v >= 0.0;
+            if !m.thinking_tokens_per_sec.is_none_or(speed_ok) {
+                return Err(format!(
+                    "scenario: model \"{name}\": thinking_tokens_per_sec must be 0 or more."
+                ));
+            }
+            if !(1..=MAX_THINKING_TOKENS).contains(&m.thinking_tokens) {
+                return Err(format!(
+                    "scenario: model \"{name}\": thinking_tokens must be from 1 to {MAX_THINKING_TOKENS}."
+                ));
+            }
             if m.min_answer_tokens == 0 || m.min_answer_tokens > m.max_answer_tokens {
                 return Err(format!(
                     "scenario: model \"{name}\": need 1 <= min_answer_tokens <= max_answer_tokens."
@@ -415,6 +455,37 @@ mod tests {
             .unwrap()
             .model("gpt-4o-mini")
             .is_some());
+    }
+
+    #[test]
+    fn thinking_and_cache_keys_have_defaults_and_are_checked() {
+        let m = &Scenario::from_toml_str("[[model]]\nname = \"m\"\n")
+            .unwrap()
+            .models[0];
+        assert_eq!(
+            (m.thinks, m.thinking_tokens, m.thinking_tokens_per_sec),
+            (false, 96, None)
+        );
+        assert!(m.thinking_signature && !m.redacted_thinking);
+        assert_eq!((m.cache_read_tokens, m.cache_write_tokens), (0, 0));
+        let text = include_str!("../../assets/scenario.example.toml");
+        let s = Scenario::from_toml_str(text).unwrap();
+        let r = s.model("deepseek-r1-mock").unwrap();
+        assert!(r.thinks && r.redacted_thinking && r.cache_read_tokens > 0);
+        for (line, words) in [
+            (
+                "thinking_tokens = 0",
+                "thinking_tokens must be from 1 to 100000",
+            ),
+            (
+                "thinking_tokens_per_sec = -1.0",
+                "thinking_tokens_per_sec must be 0 or more",
+            ),
+        ] {
+            let e =
+                Scenario::from_toml_str(&format!("[[model]]\nname = \"m\"\n{line}\n")).unwrap_err();
+            assert!(e.contains(words), "{e}");
+        }
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Pace {
     pub ttft: Duration,
     /// Mean gap between tokens; zero streams as fast as the socket takes it.
     pub gap: Duration,
+    /// Mean gap before each of the leading `thoughts` tokens (reasoning has its own speed).
+    pub thought_gap: Duration,
+    pub thoughts: usize,
     pub jitter: f64,
     pub rng: Rng,
 }
@@ -32,7 +35,22 @@ impl Pace {
     /// Total time a non-streaming answer of `n` tokens takes to generate.
     pub fn total(&mut self, n: usize) -> Duration {
         let ttft = self.ttft;
-        self.jittered(ttft) + self.jittered(self.gap * n as u32)
+        let thoughts = self.thoughts.min(n);
+        let count = |k: usize| u32::try_from(k).unwrap_or(u32::MAX);
+        let work = self
+            .thought_gap
+            .saturating_mul(count(thoughts))
+            .saturating_add(self.gap.saturating_mul(count(n - thoughts)));
+        self.jittered(ttft) + self.jittered(work)
+    }
+
+    /// The mean gap before token `i` (0-based): thinking speed for a thought, else answer speed.
+    fn gap_before(&self, i: usize) -> Duration {
+        if i < self.thoughts {
+            self.thought_gap
+        } else {
+            self.gap
+        }
     }
 }
 
@@ -90,8 +108,8 @@ pub fn body_stream(
             if let Some(ping) = framer.keepalive() {
                 yield frame(ping);
             }
-            if !pace.gap.is_zero() && i + 1 < tokens.len() {
-                let gap = pace.gap;
+            let gap = pace.gap_before(i + 1);
+            if !gap.is_zero() && i + 1 < tokens.len() {
                 deadline += pace.jittered(gap);
                 sleep_until(deadline).await;
             }
@@ -111,10 +129,29 @@ mod tests {
     }
 
     #[test]
+    fn thoughts_and_answer_each_go_at_their_own_speed() {
+        let mut p = Pace {
+            ttft: Duration::from_millis(100),
+            gap: Duration::from_millis(10),
+            thought_gap: Duration::from_millis(2),
+            thoughts: 5,
+            jitter: 0.0,
+            rng: Rng::new(1),
+        };
+        assert_eq!(p.gap_before(4), Duration::from_millis(2));
+        assert_eq!(p.gap_before(5), Duration::from_millis(10));
+        // 100 ms to the first token, 5 thoughts at 2 ms, 3 answer tokens at 10 ms.
+        assert_eq!(p.total(8), Duration::from_millis(140));
+        assert_eq!(p.total(3), Duration::from_millis(106));
+    }
+
+    #[test]
     fn jitter_stays_in_bounds() {
         let mut p = Pace {
             ttft: Duration::ZERO,
             gap: Duration::ZERO,
+            thought_gap: Duration::ZERO,
+            thoughts: 0,
             jitter: 0.25,
             rng: Rng::new(5),
         };

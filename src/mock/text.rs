@@ -54,6 +54,20 @@ pub fn hash_parts(parts: &[&[u8]]) -> u64 {
     h
 }
 
+/// An opaque blob in base64's alphabet, `len` characters, a pure function of `parts`: what
+/// Anthropic's thinking signatures and redacted thinking look like (and, being derived from the
+/// thinking text, a signature changes whenever the text does).
+pub fn opaque(parts: &[&[u8]], len: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut rng = Rng::new(hash_parts(parts));
+    let mut s = String::with_capacity(len + 1);
+    s.push('E');
+    for _ in 1..len {
+        s.push(char::from(ALPHABET[(rng.next_u64() % 64) as usize]));
+    }
+    s
+}
+
 /// The input-token estimate every wire format reports: ceil(chars / 4) + 3 per message.
 pub fn estimate_input_tokens<'a>(messages: impl IntoIterator<Item = &'a str>) -> u64 {
     messages
@@ -389,6 +403,17 @@ mod tests {
             },
         );
         assert!(toks.len() <= 5 && !toks.is_empty());
+    }
+
+    #[test]
+    fn opaque_blobs_are_stable_base64_looking_and_follow_their_input() {
+        let a = opaque(&[b"sig", b"thought"], 120);
+        assert_eq!(a, opaque(&[b"sig", b"thought"], 120));
+        assert_ne!(a, opaque(&[b"sig", b"thought!"], 120));
+        assert_eq!(a.len(), 120);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
     }
 
     #[test]

@@ -30,9 +30,67 @@ pub struct ChatCall {
     /// System prompt and messages joined: seeds the deterministic answer.
     pub prompt: String,
     pub input_tokens: u64,
-    /// Visible reasoning asked for (Responses `reasoning.summary`, Gemini `includeThoughts`):
-    /// the most reasoning tokens to stream before the answer.
-    pub thinking: Option<u64>,
+    /// Visible reasoning asked for (Chat `reasoning_effort`, Anthropic `thinking`, Responses
+    /// `reasoning.summary`, Gemini `includeThoughts`), and how much.
+    pub thinking: Option<Thought>,
+}
+
+/// How much visible reasoning a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thought {
+    /// An effort name: a share of the model's `thinking_tokens`.
+    Effort(Effort),
+    /// A budget in tokens (Anthropic `budget_tokens`, Gemini `thinkingBudget`); 0 is none.
+    Budget(u64),
+    /// Asked not to think (`reasoning_effort = "none"`): not even a model that always thinks does.
+    Off,
+}
+
+/// The reasoning efforts of OpenAI's APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+}
+
+/// The shortest thought streamed, unless the model's own `thinking_tokens` is shorter.
+const MIN_THOUGHT: usize = 16;
+
+impl Thought {
+    /// An effort as the APIs spell it: `none` is [`Thought::Off`]; absent or unknown is medium.
+    pub fn effort(name: Option<&str>) -> Thought {
+        Thought::Effort(match name {
+            Some("none") => return Thought::Off,
+            Some("minimal") => Effort::Minimal,
+            Some("low") => Effort::Low,
+            Some("high") => Effort::High,
+            Some("xhigh") => Effort::XHigh,
+            _ => Effort::Medium,
+        })
+    }
+
+    /// Reasoning tokens to stream for a model that thinks at most `most` tokens. With the
+    /// default 96: minimal 16, low 24, medium 40, high 64, xhigh 96.
+    pub fn tokens(self, most: usize) -> usize {
+        let floor = MIN_THOUGHT.min(most);
+        match self {
+            Thought::Off | Thought::Budget(0) => 0,
+            Thought::Budget(n) => usize::try_from(n).unwrap_or(usize::MAX).clamp(floor, most),
+            Thought::Effort(e) => {
+                let (num, den) = match e {
+                    Effort::Minimal => (1, 6),
+                    Effort::Low => (1, 4),
+                    Effort::Medium => (5, 12),
+                    Effort::High => (2, 3),
+                    Effort::XHigh => (1, 1),
+                };
+                (most.saturating_mul(num) / den).clamp(floor, most)
+            }
+        }
+    }
 }
 
 /// Why the answer ended.
@@ -162,42 +220,59 @@ impl Family {
         }
     }
 
-    /// The stream framer; the first `thoughts` tokens are reasoning (families without it get none).
-    pub fn framer(self, ids: Ids, call: &ChatCall, thoughts: usize) -> Box<dyn Framer> {
+    /// The stream framer of one answer laid out as `plan` says.
+    pub fn framer(self, ids: Ids, call: &ChatCall, plan: &AnswerPlan) -> Box<dyn Framer> {
         match self {
-            Family::OpenAi => Box::new(openai_wire::Frames::new(ids, call)),
-            Family::Anthropic => Box::new(anthropic_wire::Frames::new(ids, call)),
-            Family::Responses => Box::new(responses_wire::Frames::new(ids, call, thoughts)),
-            Family::Gemini => Box::new(gemini_wire::Frames::new(ids, call, thoughts)),
+            Family::OpenAi => Box::new(openai_wire::Frames::new(ids, call, plan)),
+            Family::Anthropic => Box::new(anthropic_wire::Frames::new(ids, call, plan)),
+            Family::Responses => Box::new(responses_wire::Frames::new(ids, call, plan)),
+            Family::Gemini => Box::new(gemini_wire::Frames::new(ids, call, plan)),
         }
     }
 
-    /// The non-streaming body of `tokens`, whose first `thoughts` are reasoning.
+    /// The non-streaming body of `tokens`, laid out as `plan` says.
     pub fn complete_body(
         self,
         ids: &Ids,
         call: &ChatCall,
         tokens: &[String],
-        thoughts: usize,
+        plan: &AnswerPlan,
         stop: Stop,
     ) -> String {
-        let (thought, answer) = tokens.split_at(thoughts.min(tokens.len()));
+        let thoughts = plan.thoughts.min(tokens.len());
+        let (thought, answer) = tokens.split_at(thoughts);
         let (thought, text) = (thought.concat(), answer.concat());
-        let out = tokens.len() as u64;
         let full = FullAnswer {
             thought: &thought,
             text: &text,
             stop,
-            reasoning_tokens: thoughts.min(tokens.len()) as u64,
-            output_tokens: out,
+            reasoning_tokens: thoughts as u64,
+            output_tokens: tokens.len() as u64,
         };
         match self {
-            Family::OpenAi => openai_wire::completion_body(ids, call, &text, stop, out),
-            Family::Anthropic => anthropic_wire::message_body(ids, call, &text, stop, out),
-            Family::Responses => responses_wire::response_body(ids, call, &full),
-            Family::Gemini => gemini_wire::response_body(ids, call, &full),
+            Family::OpenAi => openai_wire::completion_body(ids, call, &full, plan),
+            Family::Anthropic => anthropic_wire::message_body(ids, call, &full, plan),
+            Family::Responses => responses_wire::response_body(ids, call, &full, plan),
+            Family::Gemini => gemini_wire::response_body(ids, call, &full, plan),
         }
     }
+}
+
+/// How one answer is laid out beyond its tokens: how many lead as reasoning, how Anthropic's
+/// thinking is signed or redacted, and what its usage says came from the prompt cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnswerPlan {
+    /// Leading tokens that are reasoning.
+    pub thoughts: usize,
+    /// Anthropic: the thinking block ends with a `signature_delta` (the real API always signs).
+    pub signed: bool,
+    /// Anthropic: a `redacted_thinking` block follows the thinking block.
+    pub redacted: bool,
+    /// Prompt tokens read from the provider's cache (within the input count on OpenAI and
+    /// Gemini, apart from it on Anthropic).
+    pub cache_read: u64,
+    /// Prompt tokens written to the cache (Anthropic only reports them).
+    pub cache_write: u64,
 }
 
 /// A whole answer for a non-streaming body: its reasoning (may be empty), its text, why it ended.
@@ -271,5 +346,26 @@ pub fn content_text(content: &Value) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn efforts_ask_a_share_of_the_models_thought_and_budgets_cap_it() {
+        let efforts = ["minimal", "low", "medium", "high", "xhigh"];
+        let at = |most: usize| efforts.map(|e| Thought::effort(Some(e)).tokens(most));
+        assert_eq!(at(96), [16, 24, 40, 64, 96]);
+        assert_eq!(at(1200), [200, 300, 500, 800, 1200]);
+        // A model whose longest thought is shorter than the floor never panics or overshoots.
+        assert_eq!(at(3), [3; 5]);
+        assert_eq!(Thought::effort(None), Thought::Effort(Effort::Medium));
+        assert_eq!(Thought::effort(Some("none")).tokens(96), 0);
+        assert_eq!(Thought::Budget(0).tokens(96), 0);
+        assert_eq!(Thought::Budget(4).tokens(96), 16);
+        assert_eq!(Thought::Budget(2048).tokens(96), 96);
+        assert_eq!(Thought::Budget(u64::MAX).tokens(100_000), 100_000);
     }
 }

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use super::error::{classify, http_error, ApiError, ErrorKind};
 use super::sse::SseEvent;
 use super::{
-    body_excerpt, header_u64, ChatRequest, Completion, Endpoint, RateLimitHeaders, Role,
-    StreamDecoder, StreamEvent, Usage,
+    body_excerpt, header_u64, ChatRequest, Completion, Endpoint, Message, RateLimitHeaders, Role,
+    StreamDecoder, StreamEvent, ThinkingBlock, Usage,
 };
 
 pub const VERSION: &str = "2023-06-01";
@@ -34,13 +34,32 @@ fn sendable(
     messages: &[crate::provider::Message],
 ) -> impl Iterator<Item = &crate::provider::Message> {
     let blank = |m: &crate::provider::Message| {
-        m.role == Role::Assistant && m.content.trim().is_empty() && m.thinking.is_none()
+        m.role == Role::Assistant
+            && m.content.trim().is_empty()
+            && m.thinking.is_none()
+            && m.thinking_blocks.is_empty()
     };
     messages.iter().enumerate().filter_map(move |(i, m)| {
         let answer_blank = messages.get(i + 1).is_some_and(blank);
         let dropped = blank(m) || (m.role == Role::User && answer_blank);
         (!dropped).then_some(m)
     })
+}
+
+/// An assistant message's thinking blocks as the API sent them: every block kept (redacted ones
+/// too), else the one signed block of older sessions and the TUI.
+fn thinking_blocks(m: &Message) -> Vec<Value> {
+    if !m.thinking_blocks.is_empty() {
+        return m
+            .thinking_blocks
+            .iter()
+            .filter_map(|b| serde_json::to_value(b).ok())
+            .collect();
+    }
+    m.thinking
+        .iter()
+        .map(|t| json!({"type": "thinking", "thinking": t.thinking, "signature": t.signature}))
+        .collect()
 }
 
 /// The JSON body. The system prompt is a top-level field, not a message.
@@ -51,14 +70,16 @@ pub fn body(req: &ChatRequest) -> Value {
                 Role::User => "user",
                 Role::Assistant => "assistant",
             };
-            match &m.thinking {
-                // Signed thinking goes back first, byte for byte, as the API requires.
-                Some(t) => json!({"role": role, "content": [
-                    {"type": "thinking", "thinking": t.thinking, "signature": t.signature},
-                    {"type": "text", "text": m.content},
-                ]}),
-                None => json!({"role": role, "content": m.content}),
+            let thinking = thinking_blocks(m);
+            if thinking.is_empty() {
+                return json!({"role": role, "content": m.content});
             }
+            // Thinking goes back first, byte for byte and in order, as the API requires.
+            let mut content = thinking;
+            if !m.content.is_empty() {
+                content.push(json!({"type": "text", "text": m.content}));
+            }
+            json!({"role": role, "content": content})
         })
         .collect();
     let mut obj = serde_json::Map::new();
@@ -132,6 +153,8 @@ pub struct Decoder {
     done: bool,
     model: Option<String>,
     usage: Usage,
+    /// The thinking block being streamed, with its index, until its `content_block_stop`.
+    open: Option<(Option<u64>, ThinkingBlock)>,
 }
 
 impl StreamDecoder for Decoder {
@@ -153,29 +176,41 @@ impl StreamDecoder for Decoder {
             .unwrap_or(event.event.as_str());
         match kind {
             "message_start" => self.on_message_start(&value, out),
-            "content_block_start" => {
-                let block = &value["content_block"];
-                match block["type"].as_str() {
-                    Some("text") => push_text(block["text"].as_str(), out),
-                    Some("thinking") => push_thought(block["thinking"].as_str(), out),
-                    _ => {} // redacted_thinking carries no readable text; tool_use, ...
-                }
-            }
+            "content_block_start" => self.on_block_start(&value, out),
             "content_block_delta" => {
                 let delta = &value["delta"];
                 match delta["type"].as_str() {
                     Some("text_delta") => push_text(delta["text"].as_str(), out),
-                    Some("thinking_delta") => push_thought(delta["thinking"].as_str(), out),
+                    Some("thinking_delta") => {
+                        let text = delta["thinking"].as_str();
+                        if let Some(ThinkingBlock::Thinking { thinking, .. }) = self.open_at(&value)
+                        {
+                            thinking.push_str(text.unwrap_or_default());
+                        }
+                        push_thought(text, out);
+                    }
                     Some("signature_delta") => {
-                        if let Some(sig) = delta["signature"].as_str().filter(|s| !s.is_empty()) {
+                        let sig = delta["signature"].as_str().unwrap_or_default();
+                        // Each delta replaces the signature, as the SDKs' accumulators do.
+                        if let Some(ThinkingBlock::Thinking { signature, .. }) =
+                            self.open_at(&value)
+                        {
+                            sig.clone_into(signature);
+                        }
+                        if !sig.is_empty() {
                             out.push(StreamEvent::Signature(sig.to_owned()));
                         }
                     }
-                    _ => {} // signature_delta, input_json_delta, ...
+                    _ => {} // input_json_delta, citations_delta, ...
                 }
             }
-            "message_delta" => self.on_message_delta(&value, out),
+            "content_block_stop" => self.close_block(out),
+            "message_delta" => {
+                self.close_block(out);
+                self.on_message_delta(&value, out);
+            }
             "message_stop" => {
+                self.close_block(out);
                 self.done = true;
                 out.push(StreamEvent::Done);
             }
@@ -183,7 +218,7 @@ impl StreamDecoder for Decoder {
                 self.done = true;
                 out.push(StreamEvent::Error(stream_error(&value)));
             }
-            _ => {} // ping, content_block_stop and anything new
+            _ => {} // ping and anything new
         }
     }
 
@@ -197,6 +232,47 @@ impl StreamDecoder for Decoder {
 }
 
 impl Decoder {
+    fn on_block_start(&mut self, value: &Value, out: &mut Vec<StreamEvent>) {
+        // A block that never saw its stop ends where the next one starts.
+        self.close_block(out);
+        let block = &value["content_block"];
+        let text = |k: &str| block[k].as_str().unwrap_or_default().to_owned();
+        let kept = match block["type"].as_str() {
+            Some("text") => {
+                push_text(block["text"].as_str(), out);
+                None
+            }
+            Some("thinking") => {
+                push_thought(block["thinking"].as_str(), out);
+                Some(ThinkingBlock::Thinking {
+                    thinking: text("thinking"),
+                    signature: text("signature"),
+                })
+            }
+            // No readable text, but it goes back in the next turn as it came.
+            Some("redacted_thinking") => {
+                Some(ThinkingBlock::RedactedThinking { data: text("data") })
+            }
+            _ => None, // tool_use, ...
+        };
+        self.open = kept.map(|b| (value["index"].as_u64(), b));
+    }
+
+    /// The open thinking block, when the event's index (if it has one) is that block's.
+    fn open_at(&mut self, value: &Value) -> Option<&mut ThinkingBlock> {
+        let index = value["index"].as_u64();
+        match &mut self.open {
+            Some((at, block)) if index.is_none() || *at == index => Some(block),
+            _ => None,
+        }
+    }
+
+    fn close_block(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some((_, block)) = self.open.take() {
+            out.push(StreamEvent::ThinkingBlock(block));
+        }
+    }
+
     fn on_message_start(&mut self, value: &Value, out: &mut Vec<StreamEvent>) {
         let message = &value["message"];
         if let Some(model) = message["model"].as_str().filter(|m| !m.is_empty()) {
@@ -281,11 +357,22 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
             })
             .unwrap_or_default()
     };
+    let thinking_blocks = value["content"]
+        .as_array()
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| b["type"] == "thinking" || b["type"] == "redacted_thinking")
+                .filter_map(|b| ThinkingBlock::deserialize(b).ok())
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Completion {
         model: value["model"].as_str().map(str::to_owned),
         content: blocks_of("text", "text"),
         reasoning: blocks_of("thinking", "thinking"),
         signature: Some(blocks_of("thinking", "signature")).filter(|s| !s.is_empty()),
+        thinking_blocks,
         finish_reason: value["stop_reason"].as_str().map(str::to_owned),
         usage: WireUsage::deserialize(&value["usage"])
             .map(Usage::from)

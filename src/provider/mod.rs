@@ -119,6 +119,14 @@ pub struct Message {
     /// takes it (Anthropic); other protocols send the content alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<SignedThinking>,
+    /// An assistant turn's Anthropic thinking blocks in the order they came (signed thinking,
+    /// redacted thinking): when there are any, they go back instead of `thinking`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thinking_blocks: Vec<ThinkingBlock>,
+    /// An assistant turn's reasoning text, sent back as `reasoning_content` to the
+    /// OpenAI-compatible servers configured with `send_reasoning = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
 }
 
 /// Anthropic extended thinking as the API returned it: the text and its signature, which the API
@@ -129,12 +137,61 @@ pub struct SignedThinking {
     pub signature: String,
 }
 
+/// One Anthropic thinking block as the API returned it, to send back unchanged: serialised, it
+/// is the block itself (`{"type": "thinking", "thinking", "signature"}` or
+/// `{"type": "redacted_thinking", "data"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ThinkingBlock {
+    /// Readable thinking and the signature the API checks when the block comes back.
+    Thinking { thinking: String, signature: String },
+    /// Thinking the API encrypted: an opaque blob, readable by no one but the API.
+    RedactedThinking { data: String },
+}
+
+impl ThinkingBlock {
+    /// Bytes held beyond the thinking text (which is counted as reasoning already).
+    pub fn opaque_len(&self) -> usize {
+        match self {
+            ThinkingBlock::Thinking { signature, .. } => signature.len(),
+            ThinkingBlock::RedactedThinking { data } => data.len(),
+        }
+    }
+
+    /// The blocks worth keeping beside a turn's reasoning and signature: none when they are one
+    /// signed block holding just that text (the pair says it all), else every block.
+    pub fn beyond(
+        blocks: &[ThinkingBlock],
+        reasoning: Option<&str>,
+        signature: Option<&str>,
+    ) -> Vec<ThinkingBlock> {
+        let said = match (blocks, reasoning, signature) {
+            (
+                [ThinkingBlock::Thinking {
+                    thinking,
+                    signature: s,
+                }],
+                Some(r),
+                Some(sig),
+            ) => thinking == r && s == sig,
+            _ => blocks.is_empty(),
+        };
+        if said {
+            Vec::new()
+        } else {
+            blocks.to_vec()
+        }
+    }
+}
+
 impl Message {
     pub fn user(content: impl Into<String>) -> Self {
         Self {
             role: Role::User,
             content: content.into(),
             thinking: None,
+            thinking_blocks: Vec::new(),
+            reasoning: None,
         }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
@@ -142,6 +199,8 @@ impl Message {
             role: Role::Assistant,
             content: content.into(),
             thinking: None,
+            thinking_blocks: Vec::new(),
+            reasoning: None,
         }
     }
 }
@@ -297,6 +356,8 @@ pub enum StreamEvent {
     Reasoning(String),
     /// The signature of the thinking so far (Anthropic `signature_delta`).
     Signature(String),
+    /// A whole thinking block, at its end (Anthropic): kept to be sent back in a later turn.
+    ThinkingBlock(ThinkingBlock),
     /// Usage as known so far (already merged by the decoder; replace, don't add).
     Usage(Usage),
     /// The provider's own finish / stop reason.
@@ -318,6 +379,8 @@ pub struct Completion {
     pub reasoning: String,
     /// The thinking block's signature, when the protocol signs it.
     pub signature: Option<String>,
+    /// The thinking blocks in order (Anthropic), to send back in a later turn.
+    pub thinking_blocks: Vec<ThinkingBlock>,
     pub finish_reason: Option<String>,
     pub usage: Usage,
 }
@@ -433,6 +496,10 @@ pub struct RequestExtras {
     pub extra_body: serde_json::Map<String, serde_json::Value>,
     /// Sent with every request; never the auth headers (the config refuses them).
     pub extra_headers: Vec<(String, String)>,
+    /// OpenAI-compatible servers: send each earlier answer's reasoning back as
+    /// `reasoning_content` on its assistant message (`send_reasoning`). Off by default: DeepSeek's
+    /// reasoner refuses it (HTTP 400), while some servers need it to go on thinking.
+    pub send_reasoning: bool,
 }
 
 /// Body fields `extra_body` may not replace: the conversation and the streaming switch, which

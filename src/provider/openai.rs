@@ -19,8 +19,9 @@ pub fn url(base_url: &str) -> String {
     format!("{}/chat/completions", base_url.trim_end_matches('/'))
 }
 
-/// The JSON body. The system prompt goes first as a `system` message.
-pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
+/// The JSON body. The system prompt goes first as a `system` message; with `send_reasoning`,
+/// each earlier answer's reasoning goes back as its message's `reasoning_content`.
+pub fn body(req: &ChatRequest, max_field: MaxTokensField, send_reasoning: bool) -> Value {
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     if let Some(system) = req.system.as_deref().filter(|s| !s.is_empty()) {
         messages.push(json!({"role": "system", "content": system}));
@@ -30,7 +31,14 @@ pub fn body(req: &ChatRequest, max_field: MaxTokensField) -> Value {
             Role::User => "user",
             Role::Assistant => "assistant",
         };
-        messages.push(json!({"role": role, "content": m.content}));
+        let mut message = json!({"role": role, "content": m.content});
+        let reasoning = m.reasoning.as_deref().filter(|r| !r.is_empty());
+        if let (true, Role::Assistant, Some(r), Some(obj)) =
+            (send_reasoning, m.role, reasoning, message.as_object_mut())
+        {
+            obj.insert("reasoning_content".into(), json!(r));
+        }
+        messages.push(message);
     }
     let mut obj = serde_json::Map::new();
     obj.insert("model".into(), json!(req.model));
@@ -58,7 +66,11 @@ pub fn request(
     if let Some(key) = &endpoint.api_key {
         rb = rb.bearer_auth(key.expose_secret());
     }
-    let mut body = body(req, endpoint.max_tokens_field);
+    let mut body = body(
+        req,
+        endpoint.max_tokens_field,
+        endpoint.extras.send_reasoning,
+    );
     if let (Some(effort), Some(obj)) = (&endpoint.extras.reasoning_effort, body.as_object_mut()) {
         obj.insert("reasoning_effort".into(), json!(effort));
     }
@@ -343,6 +355,7 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
         content,
         reasoning,
         signature: None,
+        thinking_blocks: Vec::new(),
         finish_reason,
         usage: chunk.usage.map(Usage::from).unwrap_or_default(),
     })

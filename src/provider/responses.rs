@@ -283,6 +283,7 @@ pub fn parse_completion(body: &[u8]) -> Result<Completion, ApiError> {
         // Joined as the stream's deltas are: with no separator, so both record the same text.
         reasoning: summaries.concat(),
         signature: None,
+        thinking_blocks: Vec::new(),
         finish_reason: finish_reason(&r),
         usage: usage(&r["usage"]).unwrap_or_default(),
     })

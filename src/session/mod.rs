@@ -78,6 +78,11 @@ pub struct Turn {
     /// The thinking's signature (Anthropic): with it the thinking goes back as it came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_signature: Option<String>,
+    /// Anthropic's thinking blocks in the order they came, redacted ones with their `data`, when
+    /// `reasoning` and `reasoning_signature` alone would not give them back (a redacted block,
+    /// several blocks); they go back before the answer exactly as received.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thinking_blocks: Vec<crate::provider::ThinkingBlock>,
     /// False while the answer streams; an answer cut off by a crash stays false on disk.
     pub complete: bool,
     pub metrics: TurnMetrics,
@@ -311,6 +316,11 @@ impl Turn {
         self.reasoning.clone_from(&outcome.reasoning);
         self.reasoning_signature
             .clone_from(&outcome.reasoning_signature);
+        self.thinking_blocks = crate::provider::ThinkingBlock::beyond(
+            &outcome.thinking_blocks,
+            outcome.reasoning.as_deref(),
+            outcome.reasoning_signature.as_deref(),
+        );
         self.metrics = TurnMetrics::of(outcome, cost_usd);
         self.complete = true;
     }
@@ -568,10 +578,12 @@ impl Session {
     }
 }
 
-/// A finished turn's answer as the next request sends it back: with its signed thinking, when
-/// the provider signed it.
+/// A finished turn's answer as the next request sends it back: with its thinking blocks or its
+/// signed thinking, when the provider signed it, and its reasoning for servers that take it.
 fn answer_message(t: &Turn) -> Message {
     let mut m = Message::assistant(&t.answer);
+    m.reasoning.clone_from(&t.reasoning);
+    m.thinking_blocks.clone_from(&t.thinking_blocks);
     if let (Some(thinking), Some(signature)) = (&t.reasoning, &t.reasoning_signature) {
         m.thinking = Some(crate::provider::SignedThinking {
             thinking: thinking.clone(),

@@ -1,8 +1,8 @@
 //! Formatting a [`BenchReport`]: the terminal tables, JSON and CSV.
 
 use super::stats::round2_value;
-use super::{BenchReport, Spread};
-use crate::commands::table::{duration_cell, ms_cell, num_cell, Align, Table, MISSING};
+use super::{BenchReport, ProviderStats, Spread};
+use crate::commands::table::{count_cell, duration_cell, ms_cell, num_cell, Align, Table, MISSING};
 use crate::config::format_cost;
 
 fn ms_duration_cell(v: Option<f64>) -> String {
@@ -41,6 +41,7 @@ pub fn render_table(report: &BenchReport) -> String {
         }
     }
     let priced = report.providers.iter().any(|p| p.cost_usd.is_some());
+    let cached = report.providers.iter().any(ProviderStats::hit_cache);
     let mut columns = vec![
         ("provider", Align::Left),
         ("model", Align::Left),
@@ -52,6 +53,9 @@ pub fn render_table(report: &BenchReport) -> String {
         ("req/min", Align::Right),
         ("tok/min", Align::Right),
     ];
+    if cached {
+        columns.extend([("cache rd", Align::Right), ("cache wr", Align::Right)]);
+    }
     if priced {
         columns.push(("cost", Align::Right));
     }
@@ -73,6 +77,11 @@ pub fn render_table(report: &BenchReport) -> String {
             format!("{:.1}", p.requests_per_min),
             format!("{:.0}", p.tokens_per_min),
         ];
+        if cached {
+            // None at all shows as missing, as the race table does.
+            let cell = |n: u64| count_cell(Some(n).filter(|&n| n > 0));
+            row.extend([p.cached_input_tokens, p.cache_write_tokens].map(cell));
+        }
         if priced {
             row.push(p.cost_usd.map_or_else(|| MISSING.to_owned(), format_cost));
         }
@@ -107,7 +116,16 @@ pub fn to_csv(report: &BenchReport) -> String {
     let num = |v: f64| format!("{}", round2_value(v));
     let opt = |v: Option<f64>| v.map_or_else(String::new, num);
     let priced = report.providers.iter().any(|p| p.cost_usd.is_some());
-    let mut out = format!("{CSV_HEADER}{}\n", if priced { ",cost_usd" } else { "" });
+    let cached = report.providers.iter().any(ProviderStats::hit_cache);
+    let mut out = format!(
+        "{CSV_HEADER}{}{}\n",
+        if cached {
+            ",cached_input_tokens,cache_write_tokens"
+        } else {
+            ""
+        },
+        if priced { ",cost_usd" } else { "" }
+    );
     for p in &report.providers {
         let errors: Vec<String> = p.errors.iter().map(|(k, n)| format!("{k}={n}")).collect();
         let mut cells = vec![
@@ -136,6 +154,12 @@ pub fn to_csv(report: &BenchReport) -> String {
             num(p.tokens_per_min),
             num(p.output_tokens_per_min),
         ]);
+        if cached {
+            cells.extend([
+                p.cached_input_tokens.to_string(),
+                p.cache_write_tokens.to_string(),
+            ]);
+        }
         if priced {
             cells.push(p.cost_usd.map_or_else(String::new, |c| c.to_string()));
         }

@@ -21,6 +21,9 @@ pub struct Sample {
     pub latency: Duration,
     pub output_tokens: Option<u64>,
     pub total_tokens: Option<u64>,
+    /// Prompt tokens read from and written to the provider's cache, as reported.
+    pub cache_read_tokens: Option<u64>,
+    pub cache_write_tokens: Option<u64>,
     pub generation_time: Option<Duration>,
     pub retries: u32,
     /// HTTP 429 responses seen: retried ones plus a final 429 error.
@@ -41,6 +44,8 @@ impl Sample {
             // Every generated token: what tokens/s and the output rate are over.
             output_tokens: o.usage.generated_tokens(),
             total_tokens: o.usage.total(),
+            cache_read_tokens: o.usage.cache_read_input_tokens,
+            cache_write_tokens: o.usage.cache_creation_input_tokens,
             generation_time: o.generation_time,
             retries: o.retries,
             http_429: retried_429 + final_429,
@@ -126,9 +131,20 @@ pub struct ProviderStats {
     pub tokens_per_min: f64,
     #[serde(serialize_with = "round2_f")]
     pub output_tokens_per_min: f64,
+    /// Prompt tokens the successful requests read from the provider's cache, summed (absent
+    /// when none did).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: u64,
+    /// Prompt tokens they wrote to the cache, summed (Anthropic reports them; absent when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
     /// What the provider's answers cost in US dollars, when the config prices the model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn ms(d: Duration) -> f64 {
@@ -136,6 +152,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 impl ProviderStats {
+    /// True when some request read from or wrote to the provider's prompt cache.
+    pub fn hit_cache(&self) -> bool {
+        self.cached_input_tokens > 0 || self.cache_write_tokens > 0
+    }
+
     pub fn from_samples(provider: &str, model: &str, samples: &[Sample], wall: Duration) -> Self {
         let ok: Vec<&Sample> = samples.iter().filter(|s| s.error.is_none()).collect();
         let mut errors = BTreeMap::new();
@@ -152,11 +173,12 @@ impl ProviderStats {
                 0.0
             }
         };
-        let sum = |f: fn(&Sample) -> Option<u64>| {
+        let total = |f: fn(&Sample) -> Option<u64>| {
             ok.iter()
                 .filter_map(|s| f(s))
-                .fold(0u64, u64::saturating_add) as f64
+                .fold(0u64, u64::saturating_add)
         };
+        let sum = |f: fn(&Sample) -> Option<u64>| total(f) as f64;
         Self {
             provider: provider.to_owned(),
             model: model.to_owned(),
@@ -191,6 +213,8 @@ impl ProviderStats {
             requests_per_min: per_min(f64::from(n_ok)),
             tokens_per_min: per_min(sum(|s| s.total_tokens)),
             output_tokens_per_min: per_min(sum(|s| s.output_tokens)),
+            cached_input_tokens: total(|s| s.cache_read_tokens),
+            cache_write_tokens: total(|s| s.cache_write_tokens),
             cost_usd: None,
         }
     }
