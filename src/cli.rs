@@ -50,6 +50,8 @@ pub enum Command {
     Mock(MockArgs),
     /// List configured providers and where each key comes from (never the key).
     Providers,
+    /// List the models each provider's server offers (GET /v1/models; Gemini's /v1beta/models).
+    Models(ModelsArgs),
     /// List saved sessions (races and conversations), newest first.
     Sessions,
     /// Print a saved session as Markdown (default) or JSON.
@@ -138,8 +140,28 @@ pub struct BenchArgs {
     /// Also write results here: .json or .csv by extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Print the report as JSON on stdout (the document `--out FILE.json` writes) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
     /// The prompt when no --prompt-file is given.
     pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Providers to ask (comma-separated, see `paddock providers`); default: every provider
+    /// with a key.
+    #[arg(
+        short = 'p',
+        long = "providers",
+        visible_alias = "provider",
+        value_delimiter = ','
+    )]
+    pub providers: Vec<String>,
+    /// One JSON object per provider, one per line: {"provider", "models", "error"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -356,3 +356,22 @@ data: [DONE]\n\n";
         "{stderr}"
     );
 }
+
+/// The demo's server lives only as long as the command: no dead loopback URL is printed.
+#[test]
+fn providers_demo_prints_no_dead_loopback_url() {
+    let home = tempfile::tempdir().unwrap();
+    let out = paddock(home.path())
+        .args(["providers", "--demo"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("127.0.0.1"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("sim-openai")).unwrap();
+    assert!(
+        row.contains("(simulated)") && row.contains("in-process"),
+        "{row}"
+    );
+    assert!(text.contains("paddock mock"), "{text}");
+}
