@@ -186,7 +186,7 @@ fn missing_key_and_unknown_provider_are_one_clear_sentence() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "paddock: no provider named \"nope\"; configured: openai, anthropic, gemini (see `paddock providers`)."
+        "paddock: no provider named \"nope\"; configured: openai, anthropic, gemini (NAME or NAME:MODEL, see `paddock providers`)."
     );
 }
 

@@ -255,6 +255,17 @@ impl Client {
     }
 }
 
+/// One client per provider, in order, models of one provider sharing its limiter (see
+/// [`LimiterPool`]); a provider that cannot be set up (no key, ...) is its one sentence.
+/// What the TUI's panes want: one failure does not stop the others.
+pub fn build_clients(providers: &[ProviderConfig]) -> Vec<Result<Client, String>> {
+    let mut pool = LimiterPool::default();
+    providers
+        .iter()
+        .map(|p| Client::new_in(p, &mut pool))
+        .collect()
+}
+
 /// The models `provider`'s server offers, or one sentence saying why not: what `paddock models`
 /// prints and what a model picker can offer.
 pub async fn list_models(provider: &ProviderConfig) -> Result<Vec<String>, String> {
@@ -466,6 +477,51 @@ mod tests {
             stream: true,
             ..ChatRequest::default()
         }
+    }
+
+    #[test]
+    fn models_of_one_provider_share_its_limiter() {
+        let base = ProviderConfig {
+            requests_per_minute: Some(5),
+            ..ProviderConfig::new(
+                "openai",
+                Protocol::OpenAi,
+                "gpt-4o",
+                "http://127.0.0.1:9/v1",
+            )
+        };
+        let mini = ProviderConfig {
+            name: "openai:gpt-4o-mini".into(),
+            model: "gpt-4o-mini".into(),
+            ..base.clone()
+        };
+        let elsewhere = ProviderConfig {
+            name: "other".into(),
+            base_url: "http://127.0.0.1:10/v1".into(),
+            ..base.clone()
+        };
+        let tighter = ProviderConfig {
+            name: "tight".into(),
+            requests_per_minute: Some(1),
+            ..base.clone()
+        };
+        let clients: Vec<Client> = build_clients(&[base, mini, elsewhere, tighter])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let shared = |a: usize, b: usize| clients[a].limiter().same_budget(clients[b].limiter());
+        assert!(shared(0, 1), "same key, base_url and caps: one budget");
+        assert!(!shared(0, 2), "another server is another budget");
+        assert!(!shared(0, 3), "other caps keep their own limiter");
+        // Built one by one, as before, nothing is shared.
+        let alone = Client::new(&ProviderConfig::new(
+            "openai",
+            Protocol::OpenAi,
+            "m",
+            "http://127.0.0.1:9/v1",
+        ))
+        .unwrap();
+        assert!(!alone.limiter().same_budget(clients[0].limiter()));
     }
 
     #[test]
