@@ -96,7 +96,8 @@ pub fn render(listings: &[Listing]) -> String {
         let Ok(models) = &l.result else { continue };
         if !one {
             out.push_str(&crate::sanitize::clean_line(&l.provider));
-            out.push_str(&format!(" ({} models)\n", models.len()));
+            let plural = if models.len() == 1 { "" } else { "s" };
+            out.push_str(&format!(" ({} model{plural})\n", models.len()));
         }
         for m in models {
             if !one {
@@ -125,4 +126,26 @@ fn json_line(l: &Listing) -> Result<String, Failure> {
         error,
     })
     .map_err(|e| Failure::failed(format!("could not encode the model list as JSON ({e}).")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_provider_prints_bare_names_several_print_sections() {
+        let ok = |p: &str, names: &[&str]| Listing {
+            provider: p.to_owned(),
+            result: Ok(names.iter().map(|n| (*n).to_owned()).collect()),
+        };
+        assert_eq!(render(&[ok("a", &["m1", "m2"])]), "m1\nm2\n");
+        let failed = Listing {
+            provider: "c".to_owned(),
+            result: Err(ListFailure::Setup("c: no API key.".to_owned())),
+        };
+        assert_eq!(
+            render(&[ok("a", &["m1", "m2"]), ok("b\u{1b}[31m", &["x"]), failed]),
+            "a (2 models)\n  m1\n  m2\nb (1 model)\n  x\n"
+        );
+    }
 }
