@@ -20,7 +20,7 @@ pub struct Cli {
     /// Race the built-in simulated providers (no keys, no network).
     #[arg(long, global = true)]
     pub demo: bool,
-    /// Only these providers (comma-separated) in the TUI.
+    /// Only these providers (comma-separated) in the TUI; each NAME or NAME:MODEL.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
     /// Reopen a saved session in the TUI: `--resume` for the one last used, `--resume ID` for another.
@@ -78,7 +78,7 @@ pub struct RequestArgs {
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
-    /// Provider name (see `paddock providers`).
+    /// Provider: NAME (see `paddock providers`) or NAME:MODEL.
     #[arg(short = 'p', long = "provider")]
     pub provider: Option<String>,
     #[command(flatten)]
@@ -106,7 +106,8 @@ pub struct AskArgs {
 
 #[derive(Debug, Args)]
 pub struct RaceArgs {
-    /// Providers to race (comma-separated); default: every provider with a key.
+    /// Providers to race (comma-separated; each NAME or NAME:MODEL, so `-p openai:gpt-4o,openai:gpt-4o-mini`
+    /// races two models of one provider); default: every provider with a key.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
     #[command(flatten)]
@@ -123,7 +124,8 @@ pub struct RaceArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Providers to benchmark (comma-separated); default: every provider with a key.
+    /// Providers to benchmark (comma-separated; each NAME or NAME:MODEL); default: every provider
+    /// with a key.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
     #[command(flatten)]
