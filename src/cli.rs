@@ -20,7 +20,7 @@ pub struct Cli {
     /// Race the built-in simulated providers (no keys, no network).
     #[arg(long, global = true)]
     pub demo: bool,
-    /// Only these providers (comma-separated) in the TUI.
+    /// Only these providers (comma-separated) in the TUI; each NAME or NAME:MODEL.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
     /// Reopen a saved session in the TUI: `--resume` for the one last used, `--resume ID` for another.
@@ -50,6 +50,8 @@ pub enum Command {
     Mock(MockArgs),
     /// List configured providers and where each key comes from (never the key).
     Providers,
+    /// List the models each provider's server offers (GET /v1/models; Gemini's /v1beta/models).
+    Models(ModelsArgs),
     /// List saved sessions (races and conversations), newest first.
     Sessions,
     /// Print a saved session as Markdown (default) or JSON.
@@ -76,7 +78,7 @@ pub struct RequestArgs {
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
-    /// Provider name (see `paddock providers`).
+    /// Provider: NAME (see `paddock providers`) or NAME:MODEL.
     #[arg(short = 'p', long = "provider")]
     pub provider: Option<String>,
     #[command(flatten)]
@@ -104,7 +106,8 @@ pub struct AskArgs {
 
 #[derive(Debug, Args)]
 pub struct RaceArgs {
-    /// Providers to race (comma-separated); default: every provider with a key.
+    /// Providers to race (comma-separated; each NAME or NAME:MODEL, so `-p openai:gpt-4o,openai:gpt-4o-mini`
+    /// races two models of one provider); default: every provider with a key.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
     #[command(flatten)]
@@ -121,7 +124,8 @@ pub struct RaceArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Providers to benchmark (comma-separated); default: every provider with a key.
+    /// Providers to benchmark (comma-separated; each NAME or NAME:MODEL); default: every provider
+    /// with a key.
     #[arg(short = 'p', long = "providers", value_delimiter = ',')]
     pub providers: Vec<String>,
     #[command(flatten)]
@@ -138,8 +142,28 @@ pub struct BenchArgs {
     /// Also write results here: .json or .csv by extension.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Print the report as JSON on stdout (the document `--out FILE.json` writes) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
     /// The prompt when no --prompt-file is given.
     pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Providers to ask (comma-separated, see `paddock providers`); default: every provider
+    /// with a key.
+    #[arg(
+        short = 'p',
+        long = "providers",
+        visible_alias = "provider",
+        value_delimiter = ','
+    )]
+    pub providers: Vec<String>,
+    /// One JSON object per provider, one per line: {"provider", "models", "error"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,10 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
             print!("{}", commands::providers::render(&ws.config));
             Ok(())
         }
+        Some(Command::Models(args)) => {
+            let ws = headless(&cli.global, cli.demo).await?;
+            commands::models::run(&ws, &args).await
+        }
         Some(Command::Sessions) => commands::sessions::run_list(),
         Some(Command::Export(args)) => commands::sessions::run_export(&args),
         Some(Command::Init) => commands::init::run(cli.global.config.as_deref()),
@@ -74,9 +78,8 @@ async fn dispatch(cli: Cli) -> Result<(), Failure> {
         None => {
             let mut ws = Workspace::open(&cli.global, cli.demo).await?;
             let mut warnings = ws.config.warnings.clone();
-            let chosen: Option<Vec<_>> = ws
-                .pick_for_tui(&cli.providers)?
-                .map(|ps| ps.into_iter().cloned().collect());
+            // `-p NAME:MODEL` resolves here, outside the TUI, as for the headless commands.
+            let chosen = ws.pick_for_tui(&cli.providers)?;
             let providers = match chosen {
                 Some(providers) => providers,
                 None => {

@@ -186,7 +186,7 @@ fn missing_key_and_unknown_provider_are_one_clear_sentence() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "paddock: no provider named \"nope\"; configured: openai, anthropic, gemini (see `paddock providers`)."
+        "paddock: no provider named \"nope\"; configured: openai, anthropic, gemini (NAME or NAME:MODEL, see `paddock providers`)."
     );
 }
 
@@ -355,4 +355,23 @@ data: [DONE]\n\n";
         stderr.contains("TTFAT") && stderr.contains("7 reasoning tok"),
         "{stderr}"
     );
+}
+
+/// The demo's server lives only as long as the command: no dead loopback URL is printed.
+#[test]
+fn providers_demo_prints_no_dead_loopback_url() {
+    let home = tempfile::tempdir().unwrap();
+    let out = paddock(home.path())
+        .args(["providers", "--demo"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("127.0.0.1"), "{text}");
+    let row = text.lines().find(|l| l.starts_with("sim-openai")).unwrap();
+    assert!(
+        row.contains("(simulated)") && row.contains("in-process"),
+        "{row}"
+    );
+    assert!(text.contains("paddock mock"), "{text}");
 }

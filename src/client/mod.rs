@@ -54,6 +54,7 @@ pub struct Client {
     policy: RetryPolicy,
     idle_timeout: std::time::Duration,
     first_token_timeout: std::time::Duration,
+    context_window: Option<u64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -68,9 +69,15 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Build a client for `provider`, resolving its key now. Errors are one sentence.
     pub fn new(provider: &ProviderConfig) -> Result<Self, String> {
+        Self::new_in(provider, &mut LimiterPool::default())
+    }
+
+    /// [`Client::new`], taking the limiter from `pool` when a client built through it already
+    /// spends the same budget (see [`LimiterPool`]).
+    pub fn new_in(provider: &ProviderConfig, pool: &mut LimiterPool) -> Result<Self, String> {
         let key = provider.resolve_key()?;
         let http = http_client(provider)?;
-        let limiter = limiter_for(provider, key.as_ref())?;
+        let limiter = pool.limiter(provider, key.as_ref())?;
         Ok(Self {
             name: provider.name.clone(),
             model: provider.model.clone(),
@@ -83,6 +90,7 @@ impl Client {
             },
             idle_timeout: provider.read_timeout,
             first_token_timeout: provider.first_token_timeout,
+            context_window: provider.context_window,
         })
     }
 
@@ -108,6 +116,13 @@ impl Client {
         &self.limiter
     }
 
+    /// The models the provider's server lists (see [`crate::provider::models`]), in its order.
+    /// Not metered by the limiter: listing costs no tokens, and a picker must not queue behind
+    /// a race. Each page is bounded by the provider's `read_timeout_secs`.
+    pub async fn list_models(&self) -> Result<Vec<String>, ApiError> {
+        crate::provider::models::list(&self.http, &self.endpoint, self.idle_timeout).await
+    }
+
     /// Stream one chat request. Dropping the stream cancels it: the HTTP connection is closed
     /// and any limiter reservation is released.
     pub fn stream(&self, mut req: ChatRequest) -> EventStream {
@@ -123,7 +138,12 @@ impl Client {
         Box::pin(async_stream::stream! {
             let mut run = Run::new(&req, this.endpoint.limits.max_answer_bytes);
             // A request the API would refuse is refused here, in words, without sending it.
-            let refused = this.endpoint.check(&req).err();
+            // So is one that cannot fit the model's context: at once, not after a limiter wait.
+            let refused = this
+                .endpoint
+                .check(&req)
+                .and_then(|()| check_context(&req, this.context_window))
+                .err();
             if let Some(e) = refused {
                 run.fail(&this, e);
             }
@@ -235,6 +255,73 @@ impl Client {
     }
 }
 
+/// One client per provider, in order, models of one provider sharing its limiter (see
+/// [`LimiterPool`]); a provider that cannot be set up (no key, ...) is its one sentence.
+/// What the TUI's panes want: one failure does not stop the others.
+pub fn build_clients(providers: &[ProviderConfig]) -> Vec<Result<Client, String>> {
+    let mut pool = LimiterPool::default();
+    providers
+        .iter()
+        .map(|p| Client::new_in(p, &mut pool))
+        .collect()
+}
+
+/// The models `provider`'s server offers, or one sentence saying why not: what `paddock models`
+/// prints and what a model picker can offer.
+pub async fn list_models(provider: &ProviderConfig) -> Result<Vec<String>, String> {
+    let client = Client::new(provider)?;
+    client
+        .list_models()
+        .await
+        .map_err(|e| e.sentence(&provider.name))
+}
+
+/// The limiters of one run (a race, a bench), by budget. Rate limits belong to a key on a
+/// server, not to a model name: `-p openai:gpt-4o,openai:gpt-4o-mini` spends one key's budget,
+/// so both draw from one limiter, as they would from one shared budget in the `[limits] store`
+/// (whose name, `auto-<sha256>`, is derived from the same key and base URL). Clients share when
+/// their budget name (the configured `budget`, else that digest) and their configured caps and
+/// window are the same; two config blocks with different caps keep their own limiters.
+#[derive(Debug, Default)]
+pub struct LimiterPool {
+    by_budget: Vec<(BudgetId, Limiter)>,
+}
+
+#[derive(Debug, PartialEq)]
+struct BudgetId {
+    name: String,
+    requests_per_minute: Option<u32>,
+    tokens_per_minute: Option<u64>,
+    window: std::time::Duration,
+    store: Option<String>,
+}
+
+impl LimiterPool {
+    fn limiter(
+        &mut self,
+        provider: &ProviderConfig,
+        key: Option<&secrecy::SecretString>,
+    ) -> Result<Limiter, String> {
+        let id = BudgetId {
+            name: crate::ratelimit::shared::budget_name(
+                provider.budget.as_deref(),
+                key,
+                &provider.base_url,
+            ),
+            requests_per_minute: provider.requests_per_minute,
+            tokens_per_minute: provider.tokens_per_minute,
+            window: provider.rate.window,
+            store: provider.rate.store.clone(),
+        };
+        if let Some((_, limiter)) = self.by_budget.iter().find(|(b, _)| *b == id) {
+            return Ok(limiter.clone());
+        }
+        let limiter = limiter_for(provider, key)?;
+        self.by_budget.push((id, limiter.clone()));
+        Ok(limiter)
+    }
+}
+
 /// The provider's limiter: in this process, or in the `[limits] store` under its budget name.
 fn limiter_for(
     provider: &ProviderConfig,
@@ -326,12 +413,177 @@ fn release_unsent(permit: Permit, error: &ApiError) {
 /// A rough token estimate for the limiter: about four characters per token, plus the
 /// output cap. The limiter settles to the real usage afterwards, so rough is fine.
 pub fn estimate_tokens(req: &ChatRequest) -> u64 {
-    let chars: usize = req.system.as_deref().map_or(0, str::len)
-        + req
-            .messages
+    estimate_prompt_tokens(req).saturating_add(u64::from(req.max_tokens.unwrap_or(512)))
+}
+
+/// The prompt part of [`estimate_tokens`]: the system prompt and every turn, about four bytes
+/// per token plus a little per message.
+pub fn estimate_prompt_tokens(req: &ChatRequest) -> u64 {
+    let bytes = req.system.as_deref().map_or(0, str::len).saturating_add(
+        req.messages
             .iter()
-            .map(|m| m.content.len() + 16)
-            .sum::<usize>();
-    let prompt = (chars as u64).div_ceil(4);
-    prompt + u64::from(req.max_tokens.unwrap_or(512))
+            .map(|m| m.content.len().saturating_add(16))
+            .fold(0usize, usize::saturating_add),
+    );
+    (bytes as u64).div_ceil(4)
+}
+
+/// One sentence when `req` cannot fit a context window of `window` tokens: the prompt's
+/// estimate, plus the output cap when one is set, past the window. Said before the request
+/// queues in the limiter, so an overgrown conversation fails at once instead of after a wait
+/// (and on every later turn). No window configured: nothing is checked (the server decides).
+pub fn check_context(req: &ChatRequest, window: Option<u64>) -> Result<(), ApiError> {
+    let Some(window) = window else {
+        return Ok(());
+    };
+    let prompt = estimate_prompt_tokens(req);
+    let output = req.max_tokens.map_or(0, u64::from);
+    if prompt.saturating_add(output) <= window {
+        return Ok(());
+    }
+    let asked = if output > 0 {
+        format!("about {prompt} tokens of conversation plus max_tokens {output}")
+    } else {
+        format!("about {prompt} tokens of conversation")
+    };
+    let turns = req.messages.len();
+    let mut e = ApiError::new(
+        ErrorKind::ContextTooLong,
+        format!(
+            "the request ({asked}, {turns} messages) does not fit {}'s context window of {window} tokens (context_window); nothing was sent",
+            req.model
+        ),
+    );
+    e.retriable = false;
+    Err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{Message, Protocol};
+    use crate::ratelimit::LimiterConfig;
+
+    fn long_request(turns: usize) -> ChatRequest {
+        ChatRequest {
+            model: "small-model".into(),
+            messages: (0..turns)
+                .map(|i| match i % 2 {
+                    0 => Message::user("x".repeat(400)),
+                    _ => Message::assistant("y".repeat(400)),
+                })
+                .collect(),
+            max_tokens: Some(100),
+            stream: true,
+            ..ChatRequest::default()
+        }
+    }
+
+    #[test]
+    fn models_of_one_provider_share_its_limiter() {
+        let base = ProviderConfig {
+            requests_per_minute: Some(5),
+            ..ProviderConfig::new(
+                "openai",
+                Protocol::OpenAi,
+                "gpt-4o",
+                "http://127.0.0.1:9/v1",
+            )
+        };
+        let mini = ProviderConfig {
+            name: "openai:gpt-4o-mini".into(),
+            model: "gpt-4o-mini".into(),
+            ..base.clone()
+        };
+        let elsewhere = ProviderConfig {
+            name: "other".into(),
+            base_url: "http://127.0.0.1:10/v1".into(),
+            ..base.clone()
+        };
+        let tighter = ProviderConfig {
+            name: "tight".into(),
+            requests_per_minute: Some(1),
+            ..base.clone()
+        };
+        let clients: Vec<Client> = build_clients(&[base, mini, elsewhere, tighter])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let shared = |a: usize, b: usize| clients[a].limiter().same_budget(clients[b].limiter());
+        assert!(shared(0, 1), "same key, base_url and caps: one budget");
+        assert!(!shared(0, 2), "another server is another budget");
+        assert!(!shared(0, 3), "other caps keep their own limiter");
+        // Built one by one, as before, nothing is shared.
+        let alone = Client::new(&ProviderConfig::new(
+            "openai",
+            Protocol::OpenAi,
+            "m",
+            "http://127.0.0.1:9/v1",
+        ))
+        .unwrap();
+        assert!(!alone.limiter().same_budget(clients[0].limiter()));
+    }
+
+    #[test]
+    fn the_context_check_counts_the_prompt_and_the_output_cap() {
+        // 4 turns of 400 bytes (+16 each) are 416 tokens; with max_tokens 100, 516.
+        let req = long_request(4);
+        assert_eq!(estimate_prompt_tokens(&req), 416);
+        assert!(check_context(&req, None).is_ok());
+        assert!(check_context(&req, Some(516)).is_ok());
+        let e = check_context(&req, Some(515)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ContextTooLong);
+        assert!(!e.retriable);
+        let s = e.sentence("local");
+        for part in [
+            "416 tokens",
+            "max_tokens 100",
+            "4 messages",
+            "515 tokens",
+            "context_window",
+            "new session",
+            "drop earlier turns",
+        ] {
+            assert!(s.contains(part), "{part}: {s}");
+        }
+    }
+
+    /// The tight limiter is full for a minute: the oversized request fails at once, without
+    /// queueing (no `Queued` event, no queue time) and without a connection attempt.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_cannot_fit_fails_before_the_limiter_wait() {
+        let mut provider = ProviderConfig::new(
+            "local",
+            Protocol::OpenAi,
+            "small-model",
+            "http://127.0.0.1:9/v1",
+        );
+        provider.context_window = Some(300);
+        let tight = Limiter::new(LimiterConfig::per_minute(Some(1), None));
+        let _held = tight.acquire(1).await;
+        let client = Client::new(&provider).unwrap().with_limiter(tight);
+        let started = tokio::time::Instant::now();
+        let mut events = Vec::new();
+        let outcome = client
+            .complete(long_request(6), |e| events.push(format!("{e:?}")))
+            .await;
+        assert_eq!(started.elapsed(), std::time::Duration::ZERO);
+        let e = outcome.error.expect("refused");
+        assert_eq!(e.kind, ErrorKind::ContextTooLong, "{e:?}");
+        assert_eq!(outcome.queue, std::time::Duration::ZERO);
+        assert!(
+            !events
+                .iter()
+                .any(|e| e.starts_with("Queued") || e.starts_with("Connecting")),
+            "{events:?}"
+        );
+        // A request that fits still queues behind the full limiter, as before.
+        let small = ChatRequest {
+            messages: vec![Message::user("hi")],
+            ..long_request(0)
+        };
+        let waiting = client.complete(small, |_| {});
+        futures::pin_mut!(waiting);
+        assert!(futures::FutureExt::now_or_never(&mut waiting).is_none());
+    }
 }

@@ -78,6 +78,20 @@ pub struct ErrorJson<'a> {
     pub not_retried: Option<&'a str>,
 }
 
+impl<'a> ErrorJson<'a> {
+    /// The `error` object of `--json` output for `e`.
+    pub fn of(e: &'a ApiError) -> Self {
+        ErrorJson {
+            kind: e.kind,
+            message: &e.message,
+            retriable: e.retriable,
+            status: e.status,
+            retry_after_ms: e.retry_after.map(ms),
+            not_retried: e.not_retried.as_deref(),
+        }
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -104,14 +118,7 @@ impl Outcome {
             queue_ms: ms(self.queue),
             retries: self.retries,
             skipped_events: self.skipped_events,
-            error: self.error.as_ref().map(|e| ErrorJson {
-                kind: e.kind,
-                message: &e.message,
-                retriable: e.retriable,
-                status: e.status,
-                retry_after_ms: e.retry_after.map(ms),
-                not_retried: e.not_retried.as_deref(),
-            }),
+            error: self.error.as_ref().map(ErrorJson::of),
         }
     }
 }

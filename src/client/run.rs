@@ -166,7 +166,11 @@ impl Run {
                 }
                 return Ok(None);
             }
-            StreamEvent::Error(e) => return Err(e),
+            StreamEvent::Error(mut e) => {
+                // One line, as an HTTP error's message is; the event itself was bounded.
+                e.message = crate::provider::error::one_line(&e.message);
+                return Err(e);
+            }
         }))
     }
 

@@ -12,7 +12,7 @@ use crate::session::{self, ProviderRef, Recorder, Session};
 use super::{build_request, explicit_settings, read_prompt, retry_line, Failure, Workspace};
 
 pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
-    let provider = ws.pick_one(args.provider.as_deref())?;
+    let provider = &ws.pick_one(args.provider.as_deref())?;
     super::check_request_flags(provider, &args.request)?;
     let (resume, words) = args.resume_and_prompt();
     // A bad --resume id is reported before reading stdin or resolving a key.

@@ -3,6 +3,7 @@
 pub mod ask;
 pub mod bench;
 pub mod init;
+pub mod models;
 pub mod providers;
 pub mod race;
 pub mod sessions;
@@ -92,43 +93,56 @@ impl Workspace {
         })
     }
 
-    /// The named provider, or the first one with a key.
-    pub fn pick_one(&self, name: Option<&str>) -> Result<&ProviderConfig, Failure> {
+    /// The named provider (`NAME` or `NAME:MODEL`, see [`Config::select`]), or the first one
+    /// with a key.
+    pub fn pick_one(&self, name: Option<&str>) -> Result<ProviderConfig, Failure> {
         match name {
-            Some(name) => self.config.provider(name).ok_or_else(|| self.unknown(name)),
+            Some(name) => self.config.select(name).ok_or_else(|| self.unknown(name)),
             None => self
                 .config
                 .providers
                 .iter()
                 .find(|p| p.has_key())
+                .cloned()
                 .ok_or_else(|| Failure::usage(no_key_sentence())),
         }
     }
 
-    /// The named providers, or every provider with a key.
-    pub fn pick_many(&self, names: &[String]) -> Result<Vec<&ProviderConfig>, Failure> {
+    /// The named providers (each `NAME` or `NAME:MODEL`), or every provider with a key.
+    pub fn pick_many(&self, names: &[String]) -> Result<Vec<ProviderConfig>, Failure> {
         if names.is_empty() {
             let all: Vec<_> = self
                 .config
                 .providers
                 .iter()
                 .filter(|p| p.has_key())
+                .cloned()
                 .collect();
             if all.is_empty() {
                 return Err(Failure::usage(no_key_sentence()));
             }
             return Ok(all);
         }
-        names
+        let picked: Vec<ProviderConfig> = names
             .iter()
-            .map(|n| self.config.provider(n).ok_or_else(|| self.unknown(n)))
-            .collect()
+            .map(|n| self.config.select(n).ok_or_else(|| self.unknown(n)))
+            .collect::<Result<_, _>>()?;
+        // Two panes or rows with one name could not be told apart (nor their metrics).
+        for (i, p) in picked.iter().enumerate() {
+            if picked[..i].iter().any(|q| q.name == p.name) {
+                return Err(Failure::usage(format!(
+                    "\"{}\" is named twice in -p; name each provider once.",
+                    p.name
+                )));
+            }
+        }
+        Ok(picked)
     }
 
     /// The TUI's panes: every provider with a key, and every provider the config file names
     /// even without one (its pane says how to fix it; a built-in one without a key is left out).
     /// `None` when there is nothing to show but the demo.
-    pub fn pick_for_tui(&self, names: &[String]) -> Result<Option<Vec<&ProviderConfig>>, Failure> {
+    pub fn pick_for_tui(&self, names: &[String]) -> Result<Option<Vec<ProviderConfig>>, Failure> {
         if !names.is_empty() {
             return self.pick_many(names).map(Some);
         }
@@ -137,13 +151,23 @@ impl Workspace {
             .providers
             .iter()
             .filter(|p| p.has_key() || !p.builtin)
+            .cloned()
             .collect();
         Ok((!shown.is_empty()).then_some(shown))
     }
 
     fn unknown(&self, name: &str) -> Failure {
+        let name = crate::sanitize::clean_line(name);
+        let hint = match name.split_once(':') {
+            Some((base, model))
+                if self.config.provider(base).is_some() && model.trim().is_empty() =>
+            {
+                format!("\"{name}\" names no model after the colon")
+            }
+            _ => format!("no provider named \"{name}\""),
+        };
         Failure::usage(format!(
-            "no provider named \"{name}\"; configured: {} (see `paddock providers`).",
+            "{hint}; configured: {} (NAME or NAME:MODEL, see `paddock providers`).",
             self.config.names().join(", ")
         ))
     }
@@ -245,6 +269,6 @@ pub fn retry_line(
         decision.wait.as_secs_f64(),
         error.kind,
         decision.source,
-        crate::sanitize::clean_line(error.message.trim())
+        crate::provider::error::one_line(&crate::sanitize::clean_line(&error.message))
     )
 }

@@ -4,6 +4,9 @@ use std::fmt::Write;
 
 use crate::config::Config;
 
+/// The base URL column of a simulated provider.
+pub const SIMULATED_BASE: &str = "in-process, started per run";
+
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
     if let Some(path) = &config.path {
@@ -20,15 +23,20 @@ pub fn render(config: &Config) -> String {
         .iter()
         .map(|p| {
             let mut kind = p.protocol.as_str().to_owned();
-            if p.simulated {
+            // The demo's server lives in this process and dies with it: its loopback URL would
+            // be dead by the time anyone tried it.
+            let base_url = if p.simulated {
                 kind.push_str(" (simulated)");
-            }
+                SIMULATED_BASE.to_owned()
+            } else {
+                p.base_url.clone()
+            };
             // Config strings are outside input too: one safe line each.
             [
                 p.name.clone(),
                 kind,
                 p.model.clone(),
-                p.base_url.clone(),
+                base_url,
                 p.key_description(),
             ]
             .map(|cell| crate::sanitize::clean_line(&cell))
@@ -48,6 +56,13 @@ pub fn render(config: &Config) -> String {
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    if config.providers.iter().any(|p| p.simulated) {
+        let _ = writeln!(
+            out,
+            "simulated providers are served in-process for each run (`--demo`); to reach one \
+             from outside, run `paddock mock`."
+        );
     }
     out
 }

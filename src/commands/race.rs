@@ -270,9 +270,10 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
     }
     let prompt = read_prompt(&args.prompt)?;
     let mut entries = Vec::with_capacity(providers.len());
+    let mut pool = crate::client::LimiterPool::default();
     for p in &providers {
         let req = build_request(p, &args.request, &prompt);
-        entries.push((Client::new(p)?, req));
+        entries.push((Client::new_in(p, &mut pool)?, req));
     }
     let asked: Vec<String> = entries.iter().map(|(_, r)| r.model.clone()).collect();
     let recorder = recorder(ws, args).map(|mut rec| {

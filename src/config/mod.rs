@@ -42,6 +42,9 @@ pub struct ProviderConfig {
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
     pub max_tokens_field: MaxTokensField,
+    /// The model's context window in tokens (`context_window`): a request whose estimate does
+    /// not fit fails at once, before it waits on the limiter. `None`: not checked.
+    pub context_window: Option<u64>,
     pub system: Option<String>,
     /// Served by paddock's own simulated server (the demo); shown as such in the UI.
     pub simulated: bool,
@@ -81,6 +84,7 @@ impl ProviderConfig {
             temperature: None,
             max_tokens: None,
             max_tokens_field: MaxTokensField::Auto,
+            context_window: None,
             system: None,
             simulated: false,
             builtin: false,
@@ -130,6 +134,25 @@ impl Config {
 
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// The provider `-p` names: `NAME` as configured, or `NAME:MODEL`, the provider `NAME` asking
+    /// for `MODEL` under the name `NAME:MODEL` (so `-p openai:gpt-4o,openai:gpt-4o-mini` races
+    /// two models of one provider). A configured name wins, so a provider may have a colon in
+    /// its name; the split is at the first colon, so `ollama:qwen3:8b` asks for `qwen3:8b`.
+    pub fn select(&self, name: &str) -> Option<ProviderConfig> {
+        if let Some(p) = self.provider(name) {
+            return Some(p.clone());
+        }
+        let (base, model) = name.split_once(':')?;
+        let model = model.trim();
+        if model.is_empty() {
+            return None;
+        }
+        let mut p = self.provider(base.trim())?.clone();
+        p.name = format!("{}:{model}", p.name);
+        p.model = model.to_owned();
+        Some(p)
     }
 
     pub fn names(&self) -> Vec<&str> {

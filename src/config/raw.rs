@@ -48,6 +48,7 @@ struct RawProvider {
     temperature: Option<Spanned<f64>>,
     max_tokens: Option<u32>,
     max_tokens_field: Option<MaxTokensField>,
+    context_window: Option<u64>,
     system: Option<String>,
     connect_timeout_secs: Option<Spanned<f64>>,
     read_timeout_secs: Option<Spanned<f64>>,
@@ -254,6 +255,7 @@ fn validate(p: RawProvider, text: &str) -> Result<ProviderConfig, String> {
     let number = Numbers { name, text };
     cfg.temperature = number.temperature(p.kind, p.temperature)?;
     cfg.max_tokens = p.max_tokens;
+    cfg.context_window = p.context_window.filter(|&n| n > 0);
     cfg.max_tokens_field = p.max_tokens_field.unwrap_or_default();
     cfg.system = p.system;
     let secs = [

@@ -129,7 +129,7 @@ fn config_errors_are_pinned() {
             format!("{p}colour = \"red\"\n"),
             "line 5: unknown key `colour` in [[provider]]; known keys: name, kind, model, base_url, \
              api_key_env, api_key_cmd, api_key, requests_per_minute, tokens_per_minute, max_retries, \
-             temperature, max_tokens, max_tokens_field, system, connect_timeout_secs, read_timeout_secs, first_token_timeout_secs, api_key_cmd_timeout_secs, \
+             temperature, max_tokens, max_tokens_field, context_window, system, connect_timeout_secs, read_timeout_secs, first_token_timeout_secs, api_key_cmd_timeout_secs, \
              max_event_bytes, max_body_bytes, max_answer_bytes, reasoning_effort, thinking, \
              extra_body, extra_headers, send_reasoning, budget \
              (see config.example.toml).",
@@ -348,5 +348,36 @@ budget = "team-openai"
     assert_eq!(
         err(bad_budget),
         "line 5: provider \"o\": budget \"a b\" must be 1 to 64 letters, digits, '-', '_' or '.'."
+    );
+}
+
+#[test]
+fn provider_model_selects_a_model_of_a_configured_provider() {
+    let c = parse_str(
+        "[[provider]]\nname = \"ollama\"\nkind = \"openai\"\nmodel = \"llama3\"\nbase_url = \"http://127.0.0.1:11434/v1\"\ncontext_window = 8192\n\n\
+         [[provider]]\nname = \"odd:name\"\nkind = \"openai\"\nmodel = \"x\"\n",
+    )
+    .unwrap();
+    let p = c.select("ollama:qwen3:8b").unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.model.as_str()),
+        ("ollama:qwen3:8b", "qwen3:8b")
+    );
+    assert_eq!(p.base_url, "http://127.0.0.1:11434/v1");
+    assert_eq!(p.context_window, Some(8192));
+    assert_eq!(c.select("ollama").unwrap().model, "llama3");
+    // A configured name with a colon is found as it is.
+    assert_eq!(c.select("odd:name").unwrap().model, "x");
+    for missing in ["nosuch", "nosuch:m", "ollama:", "ollama:  ", ":m"] {
+        assert!(c.select(missing).is_none(), "{missing}");
+    }
+    assert_eq!(
+        parse_str(
+            "[[provider]]\nname = \"o\"\nkind = \"openai\"\nmodel = \"m\"\ncontext_window = 0\n"
+        )
+        .unwrap()
+        .providers[0]
+            .context_window,
+        None
     );
 }

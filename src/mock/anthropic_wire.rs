@@ -341,7 +341,8 @@ pub fn message_body(ids: &Ids, call: &ChatCall, full: &FullAnswer, plan: &Answer
     )
 }
 
-pub fn models_body(names: &[&str]) -> String {
+/// One page of the model list; `has_more` when pages follow (the next asks `after_id=last_id`).
+pub fn models_body(names: &[&str], has_more: bool) -> String {
     let data: Vec<String> = names
         .iter()
         .map(|n| format!("{{\"type\":\"model\",\"id\":{},\"display_name\":{},\"created_at\":\"2025-01-01T00:00:00Z\"}}", js(n), js(n)))
@@ -349,7 +350,7 @@ pub fn models_body(names: &[&str]) -> String {
     let first = names.first().map_or_else(|| "null".to_owned(), |n| js(n));
     let last = names.last().map_or_else(|| "null".to_owned(), |n| js(n));
     format!(
-        "{{\"data\":[{}],\"has_more\":false,\"first_id\":{first},\"last_id\":{last}}}",
+        "{{\"data\":[{}],\"has_more\":{has_more},\"first_id\":{first},\"last_id\":{last}}}",
         data.join(",")
     )
 }

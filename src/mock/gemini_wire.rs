@@ -344,12 +344,14 @@ pub fn response_body(ids: &Ids, call: &ChatCall, full: &FullAnswer, plan: &Answe
     response(&candidate, &usage, &call.model, &ids.response_id)
 }
 
-pub fn models_body(names: &[&str]) -> String {
+/// One page of the model list, with the token of the next page when one follows.
+pub fn models_body(names: &[&str], next_page: Option<&str>) -> String {
     let models: Vec<String> = names
         .iter()
         .map(|n| format!("{{\"name\": {},\"version\": \"001\",\"displayName\": {},\"supportedGenerationMethods\": [\"generateContent\",\"countTokens\",\"streamGenerateContent\"]}}", js(&format!("models/{n}")), js(n)))
         .collect();
-    format!("{{\"models\": [{}]}}", models.join(","))
+    let next = next_page.map_or_else(String::new, |t| format!(",\"nextPageToken\": {}", js(t)));
+    format!("{{\"models\": [{}]{next}}}", models.join(","))
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Outcome {
             if let Err(f) = check_key(family, state.scenario.api_key.as_deref(), &req) {
                 return fail(f);
             }
-            let body = models_body(family, &state.scenario.models);
+            let body = models_body(family, &state.scenario.models, req.uri().query());
             return Outcome::Respond(respond(Reply::json(200, body), rid_header, &rid));
         }
         (m, p) => return fail(Failure::UnknownRoute(format!("{m} {p}"))),
@@ -391,8 +391,10 @@ fn plan(spec: &ModelSpec, call: &ChatCall, thoughts: usize) -> AnswerPlan {
     }
 }
 
-/// The model list in the family's shape: OpenAI's lists what either OpenAI API serves.
-fn models_body(family: Family, models: &[ModelSpec]) -> String {
+/// The model list in the family's shape: OpenAI's lists what either OpenAI API serves, in one
+/// page; Anthropic's in pages of `limit` (default 20, at most 1000) after `after_id`, Gemini's in
+/// pages of `pageSize` (default 50, at most 1000) from `pageToken`, as the real APIs page.
+fn models_body(family: Family, models: &[ModelSpec], query: Option<&str>) -> String {
     let listed = |m: &&ModelSpec| {
         m.protocol.allows(family)
             || (family == Family::OpenAi && m.protocol.allows(Family::Responses))
@@ -402,9 +404,35 @@ fn models_body(family: Family, models: &[ModelSpec]) -> String {
         .filter(listed)
         .map(|m| m.name.as_str())
         .collect();
+    let param = |key: &str| {
+        query?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == key).then(|| v.to_owned())
+        })
+    };
+    let size = |key: &str, default: usize| {
+        param(key)
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(default, |n| n.clamp(1, 1000))
+    };
     match family {
         Family::OpenAi | Family::Responses => openai_wire::models_body(&names, 1_715_367_049),
-        Family::Anthropic => anthropic_wire::models_body(&names),
-        Family::Gemini => gemini_wire::models_body(&names),
+        Family::Anthropic => {
+            let start = param("after_id")
+                .and_then(|id| names.iter().position(|n| *n == id))
+                .map_or(0, |i| i + 1);
+            let end = (start + size("limit", 20)).min(names.len());
+            let page = names.get(start..end).unwrap_or(&[]);
+            anthropic_wire::models_body(page, end < names.len())
+        }
+        Family::Gemini => {
+            let start = param("pageToken")
+                .and_then(|t| t.parse::<usize>().ok())
+                .unwrap_or(0)
+                .min(names.len());
+            let end = (start + size("pageSize", 50)).min(names.len());
+            let next = (end < names.len()).then(|| end.to_string());
+            gemini_wire::models_body(&names[start..end], next.as_deref())
+        }
     }
 }

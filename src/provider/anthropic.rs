@@ -331,7 +331,7 @@ pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
             let (etype, message) = error_fields(&value);
             http_error(status, etype.as_deref(), None, &message)
         }
-        _ => http_error(status, None, None, &body_excerpt(body)),
+        _ => http_error(status, None, None, &body_excerpt(status, body)),
     }
 }
 

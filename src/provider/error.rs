@@ -95,7 +95,9 @@ impl ErrorKind {
             ErrorKind::Permission => "the key lacks access to this model or feature",
             ErrorKind::NotFound => "check the model name and base_url",
             ErrorKind::InvalidRequest => "check the request parameters",
-            ErrorKind::ContextTooLong => "shorten the prompt or the conversation",
+            ErrorKind::ContextTooLong => {
+                "shorten the prompt, drop earlier turns or start a new session (`/clear`, or `ask` without --resume), or raise context_window if the model takes more"
+            }
             ErrorKind::Server => "the provider failed; try again",
             ErrorKind::Connection => "check base_url and that the server is running",
             ErrorKind::Timeout => "the server did not answer in time; try again",
@@ -204,8 +206,8 @@ impl ApiError {
             .status
             .map(|s| format!(" (HTTP {s})"))
             .unwrap_or_default();
-        let message = crate::sanitize::clean_line(&self.message);
-        let message = message.trim().trim_end_matches('.');
+        let message = one_line(&crate::sanitize::clean_line(&self.message));
+        let message = message.trim_end_matches('.');
         let provider = crate::sanitize::clean_line(provider);
         let not_retried = self
             .not_retried
@@ -320,6 +322,109 @@ pub fn classify(
     ErrorKind::Unknown
 }
 
+/// The longest provider message an error keeps, in characters: one terminal line's worth. The
+/// whole (bounded) body is in the log.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// A provider's message on one line: every run of whitespace (newlines included) becomes one
+/// space, and past [`MAX_MESSAGE_CHARS`] it is cut with `…`. Terminal escapes are left to the
+/// sanitiser at printing time; JSON output keeps them escaped.
+pub fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MAX_MESSAGE_CHARS * 4));
+    let mut chars = 0usize;
+    for word in message.split_whitespace() {
+        if chars > 0 {
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars >= MAX_MESSAGE_CHARS {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
+/// One line for an error body that is not the protocol's error JSON: a proxy's or web server's
+/// HTML page becomes `HTTP 502 Bad Gateway: <its title>`, anything else its text on one line,
+/// cut (see [`one_line`]).
+pub fn body_summary(status: u16, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "the server sent no error message".to_owned();
+    }
+    if !looks_like_html(text) {
+        return one_line(text);
+    }
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason());
+    let head = match reason {
+        Some(reason) => format!("HTTP {status} {reason}"),
+        None => format!("HTTP {status}"),
+    };
+    match html_title(text) {
+        // nginx's page is titled "502 Bad Gateway": saying it twice adds nothing.
+        Some(title) if head.ends_with(&title) => head,
+        Some(title) => one_line(&format!("{head}: {title}")),
+        None => format!("{head} (an HTML page, not the API's error JSON)"),
+    }
+}
+
+fn looks_like_html(text: &str) -> bool {
+    let start: String = text
+        .chars()
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    start.starts_with('<')
+        && ["<!doctype html", "<html", "<head", "<body", "<title", "<h1"]
+            .iter()
+            .any(|tag| start.contains(tag))
+}
+
+/// The text of the first `<title>` element, entities for the usual five decoded; `None` when
+/// there is none or it is blank.
+fn html_title(html: &str) -> Option<String> {
+    // Searched in a lowercased copy; ASCII lowercasing keeps byte offsets the same.
+    let lower = html.to_ascii_lowercase();
+    let open = lower.find("<title")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</title")?;
+    let title = html[start..end]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let title = one_line(&title);
+    (!title.is_empty()).then_some(title)
+}
+
+/// The whole error body for the log: it is already bounded ([`super::ERROR_BODY_PREFIX`]), and
+/// control characters are escaped so a hostile body cannot forge log lines.
+pub fn log_error_body(status: u16, body: &[u8]) {
+    let text = String::from_utf8_lossy(body);
+    let shown: String = text
+        .chars()
+        .flat_map(|c| {
+            let escape = c.is_control() || crate::sanitize::is_removed(c);
+            let out: Vec<char> = if escape {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            out
+        })
+        .collect();
+    tracing::warn!(status, bytes = body.len(), body = %shown, "error response body");
+}
+
 /// Build an [`ApiError`] for an HTTP error response. 408 and 409 are retriable per the SDKs,
 /// though their kinds (timeout, invalid_request) are not always.
 pub fn http_error(
@@ -329,7 +434,7 @@ pub fn http_error(
     message: &str,
 ) -> ApiError {
     let kind = classify(status, error_type, code, message);
-    let mut err = ApiError::new(kind, message).with_status(status);
+    let mut err = ApiError::new(kind, one_line(message)).with_status(status);
     err.code = error_type.or(code).map(str::to_owned);
     if status == 408 || status == 409 {
         err.retriable = true;
@@ -365,6 +470,42 @@ mod tests {
     fn conflict_is_retriable() {
         let e = http_error(409, None, None, "conflict");
         assert!(e.retriable);
+    }
+
+    #[test]
+    fn html_pages_become_their_status_and_title() {
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(body_summary(502, nginx), "HTTP 502 Bad Gateway");
+        let cloudflare = b"<!DOCTYPE html>\n<html>\n<head>\n<TITLE>example.com | 502: Bad gateway &amp; more</TITLE>\n</head><body>...</body></html>";
+        assert_eq!(
+            body_summary(502, cloudflare),
+            "HTTP 502 Bad Gateway: example.com | 502: Bad gateway & more"
+        );
+        let untitled = b"<html><body><h1>Oops</h1></body></html>";
+        assert_eq!(
+            body_summary(503, untitled),
+            "HTTP 503 Service Unavailable (an HTML page, not the API's error JSON)"
+        );
+        // Hostile: an unclosed title, a title of megabytes, odd status codes.
+        assert!(body_summary(599, b"<html><title>never closed").starts_with("HTTP 599"));
+        let huge = format!("<html><title>{}</title></html>", "x".repeat(1 << 20));
+        let line = body_summary(500, huge.as_bytes());
+        assert!(line.chars().count() <= MAX_MESSAGE_CHARS + 1 && line.ends_with('…'));
+    }
+
+    #[test]
+    fn long_messages_become_one_bounded_line() {
+        let long = format!("first line\n\n  second\tline {}", "word ".repeat(3000));
+        let line = one_line(&long);
+        assert!(line.starts_with("first line second line word"), "{line}");
+        assert!(!line.contains('\n') && line.chars().count() == MAX_MESSAGE_CHARS + 1);
+        assert_eq!(
+            body_summary(500, b"  \n "),
+            "the server sent no error message"
+        );
+        let e = http_error(400, None, None, &long);
+        assert_eq!(e.message, line);
+        assert!(!e.sentence("p").contains('\n'));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn url(base_url: &str, model: &str, stream: bool) -> String {
 /// The base URL with its API version: DESIGN.md's contract is a base URL without the version
 /// (`https://generativelanguage.googleapis.com`, as Google's SDKs take it), to which `/v1beta`
 /// is added; a base URL that already ends in a version (`/v1beta`, `/v1`, `/v1alpha`) is kept.
-fn versioned_base(base_url: &str) -> String {
+pub(crate) fn versioned_base(base_url: &str) -> String {
     let base = base_url.trim_end_matches('/');
     let last = base.rsplit('/').next().unwrap_or("");
     let is_version = last.len() > 1
@@ -344,7 +344,7 @@ pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
             err.status = Some(status);
             err
         }
-        None => http_error(status, None, None, &body_excerpt(body)),
+        None => http_error(status, None, None, &body_excerpt(status, body)),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod anthropic;
 pub mod error;
 pub mod gemini;
+pub mod models;
 pub mod openai;
 pub mod responses;
 pub mod sse;
@@ -618,12 +619,15 @@ impl Endpoint {
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
     ) -> ApiError {
-        let err = match self.protocol {
+        // The error keeps one line of it; the whole (bounded) body is for the log.
+        error::log_error_body(status, body);
+        let mut err = match self.protocol {
             Protocol::OpenAi => openai::parse_error(status, body),
             Protocol::Anthropic => anthropic::parse_error(status, body),
             Protocol::OpenAiResponses => responses::parse_error(status, body),
             Protocol::Gemini => gemini::parse_error(status, body),
         };
+        err.message = error::one_line(&err.message);
         // A header wait wins; a body's own (Gemini's RetryInfo) stands when there is none.
         let wait = retry_after(headers, SystemTime::now()).or(err.retry_after);
         err.with_retry_after(wait)
@@ -670,18 +674,9 @@ pub(crate) fn json_post(
         .header("accept", accept)
 }
 
-/// The body text of an error response, cut short: bodies can be HTML pages from a proxy.
-pub(crate) fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "the server sent no error message".to_owned();
-    }
-    let mut cut: String = text.chars().take(300).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    cut
+/// The body text of an error response on one line (an HTML page: its status and title).
+pub(crate) fn body_excerpt(status: u16, body: &[u8]) -> String {
+    error::body_summary(status, body)
 }
 
 /// Go-style duration (`1s`, `6m0s`, `12ms`, `1.5s`, `1h2m3s`) as used by OpenAI's reset headers.

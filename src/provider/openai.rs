@@ -320,7 +320,7 @@ pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
             let (etype, code, message) = error_fields(error);
             http_error(status, etype.as_deref(), code.as_deref(), &message)
         }
-        None => http_error(status, None, None, &body_excerpt(body)),
+        None => http_error(status, None, None, &body_excerpt(status, body)),
     }
 }
 

@@ -294,6 +294,11 @@ impl Limiter {
         }
     }
 
+    /// True when `other` is a clone of this limiter: the same budget, the same queue.
+    pub fn same_budget(&self, other: &Limiter) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn snapshot(&self) -> LimiterSnapshot {
         let mut state = self.inner.lock();
         let next_tokens = state.queue.front().map_or(0, |w| w.tokens);

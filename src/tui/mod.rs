@@ -71,7 +71,8 @@ pub async fn run(mut providers: Vec<ProviderConfig>, options: Options) -> anyhow
     }
     // The TUI owns the terminal: a shared store's notices go to the notice line, not stderr.
     crate::ratelimit::notice::hold();
-    let built: Vec<Result<Client, String>> = providers.iter().map(Client::new).collect();
+    // Panes of one provider (`-p a:m1,a:m2`) share its limiter, as in `race` and `bench`.
+    let built: Vec<Result<Client, String>> = crate::client::build_clients(&providers);
     let unavailable = built.iter().map(|c| c.as_ref().err().cloned()).collect();
     let clients = built.into_iter().map(Result::ok).collect();
     let dir = session::default_dir();

@@ -46,18 +46,54 @@ fn out_format(path: &Path) -> Result<OutFormat, Failure> {
     }
 }
 
-/// `bench [######------------------] 12/48 · 1 failed · 3.2 s`
-fn progress_line(done: u64, total: u64, failed: u64, elapsed: Duration) -> String {
+/// `bench [######------------------] 12/48 · 1 failed · 3.2 s`, then, for each provider whose
+/// requests are queued in its limiter, `· waiting 41 s for sim-tight's limiter` (so a bench that
+/// stands still says why).
+fn progress_line(
+    done: u64,
+    total: u64,
+    failed: u64,
+    elapsed: Duration,
+    waits: &[(String, Duration)],
+) -> String {
     let failed = if failed > 0 {
         format!(" · {failed} failed")
     } else {
         String::new()
     };
-    format!(
+    let mut line = format!(
         "bench {} {done}/{total}{failed} · {:.1} s",
         bar(done, total, 24),
         elapsed.as_secs_f64()
-    )
+    );
+    for (name, wait) in waits {
+        line.push_str(&format!(
+            " · waiting {} s for {}'s limiter",
+            wait.as_secs_f64().ceil(),
+            crate::sanitize::clean_line(name)
+        ));
+    }
+    line
+}
+
+/// The providers whose requests wait in their limiter now, and how long until the next fits.
+/// Limiters shared by several providers (`-p a:m1,a:m2`) are named once, by their first.
+fn limiter_waits(limiters: &[(String, crate::ratelimit::Limiter)]) -> Vec<(String, Duration)> {
+    let mut waits: Vec<(String, Duration)> = Vec::new();
+    let mut seen: Vec<&crate::ratelimit::Limiter> = Vec::new();
+    for (name, limiter) in limiters {
+        if seen.iter().any(|l| l.same_budget(limiter)) {
+            continue;
+        }
+        seen.push(limiter);
+        let snap = limiter.snapshot();
+        if snap.waiting > 0 {
+            // The window may free up while a settle is pending: say at least 1 s.
+            let wait = snap.next_free_in.unwrap_or(Duration::ZERO);
+            waits.push((name.clone(), wait.max(Duration::from_secs(1))));
+        }
+    }
+    waits
 }
 
 fn read_prompts(args: &BenchArgs) -> Result<Vec<String>, Failure> {
@@ -103,12 +139,14 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
     }
     let prompts = read_prompts(args)?;
     let mut targets = Vec::with_capacity(providers.len());
+    // Models of one provider (`-p a:m1,a:m2`) spend one budget: one limiter.
+    let mut pool = crate::client::LimiterPool::default();
     let mut asked = std::collections::HashMap::new();
     for p in &providers {
         let request = build_request(p, &args.request, "");
         asked.insert(p.name.clone(), request.model.clone());
         targets.push(BenchTarget {
-            client: Client::new(p)?,
+            client: Client::new_in(p, &mut pool)?,
             request,
         });
     }
@@ -125,9 +163,11 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
         targets.len() as u64 * u64::from(args.runs),
         0,
     )));
-    // Redraw a few times a second so the clock moves while requests are slow.
+    // Redraw a few times a second so the clock moves while requests are slow, and say which
+    // limiter holds requests back.
     let ticker = tokio::spawn({
         let (status, counts, started) = (Arc::clone(&status), Arc::clone(&counts), Instant::now());
+        let limiters = limiters.clone();
         async move {
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             loop {
@@ -135,7 +175,14 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
                 let (done, total, failed) = *counts
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                status.set(progress_line(done, total, failed, started.elapsed()));
+                let waits = limiter_waits(&limiters);
+                status.set(progress_line(
+                    done,
+                    total,
+                    failed,
+                    started.elapsed(),
+                    &waits,
+                ));
             }
         }
     });
@@ -161,10 +208,21 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
         p.cost_usd = costs.get(&p.provider).copied();
     }
     status.clear();
-    print!("{}", render_table(&report));
+    if args.json {
+        // stdout holds the JSON document alone; the fleet-wide lines go to stderr.
+        let json = to_json(&report)
+            .map_err(|e| Failure::failed(format!("could not encode the report as JSON ({e}).")))?;
+        print!("{json}");
+    } else {
+        print!("{}", render_table(&report));
+    }
     for (name, limiter) in &limiters {
         if let Some(line) = shared_line(name, &limiter.snapshot()) {
-            println!("{line}");
+            if args.json {
+                crate::sanitize::eprint_line(&line);
+            } else {
+                println!("{line}");
+            }
         }
     }
     if let (Some(path), Some(format)) = (&args.out, format) {
@@ -214,4 +272,49 @@ fn write_out(path: &Path, format: OutFormat, report: &BenchReport) -> Result<(),
     };
     std::fs::write(path, text)
         .map_err(|e| Failure::failed(format!("cannot write {} ({e}).", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::{Limiter, LimiterConfig};
+
+    #[test]
+    fn the_progress_line_names_the_limiter_a_provider_waits_on() {
+        let waits = vec![("sim-tight".to_owned(), Duration::from_millis(40_200))];
+        let line = progress_line(23, 24, 0, Duration::from_millis(106_500), &waits);
+        assert!(
+            line.ends_with("23/24 · 106.5 s · waiting 41 s for sim-tight's limiter"),
+            "{line}"
+        );
+        let plain = progress_line(3, 24, 1, Duration::from_secs(2), &[]);
+        assert!(plain.ends_with("3/24 · 1 failed · 2.0 s"), "{plain}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_request_shows_as_a_wait_once_per_budget() {
+        let cfg = LimiterConfig {
+            window: Duration::from_secs(60),
+            ..LimiterConfig::per_minute(Some(1), None)
+        };
+        let tight = Limiter::new(cfg);
+        let free = Limiter::unlimited();
+        let limiters = vec![
+            ("a:m1".to_owned(), tight.clone()),
+            ("a:m2".to_owned(), tight.clone()),
+            ("b".to_owned(), free),
+        ];
+        assert!(limiter_waits(&limiters).is_empty());
+        let _first = tight.acquire(10).await;
+        let second = tokio::spawn({
+            let tight = tight.clone();
+            async move { tight.acquire(10).await }
+        });
+        tokio::task::yield_now().await;
+        let waits = limiter_waits(&limiters);
+        assert_eq!(waits.len(), 1, "{waits:?}");
+        assert_eq!(waits[0].0, "a:m1");
+        assert!(waits[0].1 > Duration::from_secs(50), "{waits:?}");
+        second.abort();
+    }
 }
