@@ -221,6 +221,15 @@ impl<'a> TurnRef<'a> {
         self.record.reasoning.as_deref().unwrap_or("")
     }
 
+    /// Thinking blocks the provider encrypted (Anthropic `redacted_thinking`): no text to show.
+    pub fn redacted_blocks(&self) -> usize {
+        self.record
+            .thinking_blocks
+            .iter()
+            .filter(|b| matches!(b, crate::provider::ThinkingBlock::RedactedThinking { .. }))
+            .count()
+    }
+
     pub fn thinking_chars(&self) -> usize {
         match self.live {
             Some(l) => l.thinking_chars,

@@ -27,6 +27,8 @@ pub struct Runtime {
     tmux: bool,
     /// `Command::Quit` was asked: the loop ends.
     quit: bool,
+    /// Where background answers (a model list) come back as messages.
+    notes: mpsc::UnboundedSender<Msg>,
 }
 
 impl Runtime {
@@ -38,6 +40,7 @@ impl Runtime {
     ) -> Self {
         Self {
             tasks: Tasks::new(clients, tx),
+            notes: notes.clone(),
             writer: Writer::spawn(dir.clone(), move |report| {
                 let _ = notes.send(Msg::Saved {
                     result: report.result,
@@ -83,6 +86,7 @@ impl Runtime {
                 return Some(Msg::Notice(self.write(&path, &contents)))
             }
             Command::Copy(text) => self.copy(text),
+            Command::ListModels { pane } => self.tasks.list_models(pane, self.notes.clone()),
             Command::RememberPrompt(prompt) => {
                 if let Some(path) = super::history::default_file() {
                     tokio::task::spawn_blocking(move || {

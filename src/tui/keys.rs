@@ -143,8 +143,10 @@ fn global_key(app: &mut App, key: KeyEvent) -> Option<Vec<Command>> {
         KeyCode::Esc => return Some(actions::escape(app)),
         KeyCode::Enter if alt || shift => app.input.insert_newline(),
         KeyCode::Enter => return Some(prompt::submit(app)),
-        KeyCode::Tab if slash::complete(app) => {}
-        KeyCode::Tab => actions::focus_step(app, 1),
+        KeyCode::Tab => match slash::complete(app) {
+            Some(commands) => return Some(commands),
+            None => actions::focus_step(app, 1),
+        },
         KeyCode::BackTab => actions::focus_step(app, -1),
         KeyCode::Char('f') if ctrl => actions::toggle_maximize(app),
         KeyCode::F(3) => actions::toggle_maximize(app),

@@ -18,6 +18,16 @@ pub fn turn_lines(turn: TurnRef<'_>, width: u16, open: bool) -> Vec<Line<'static
         Thinking::Folded
     };
     thinking_lines(turn, shown, width, &mut out);
+    let redacted = turn.redacted_blocks();
+    if redacted > 0 {
+        let s = if redacted == 1 { "" } else { "s" };
+        let line = Line::styled(
+            format!("▸ redacted thinking · {redacted} block{s}, encrypted by the provider (sent back as it came)"),
+            Style::new().fg(Color::DarkGray).add_modifier(Modifier::ITALIC),
+        );
+        wrap_line(&line, width, &mut out);
+        out.push(Line::default());
+    }
     markdown_lines(turn.answer(), width, &mut out);
     if let Some(line) = ending(&turn.phase()) {
         wrap_line(&line, width, &mut out);
@@ -216,6 +226,36 @@ mod tests {
 
     fn text(lines: &[Line<'_>]) -> Vec<String> {
         lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn redacted_thinking_shows_as_such() {
+        let record = crate::session::Turn {
+            prompt: "q".into(),
+            answer: "a".into(),
+            complete: true,
+            thinking_blocks: vec![crate::provider::ThinkingBlock::RedactedThinking {
+                data: "EmwKAhgBEgy".into(),
+            }],
+            ..Default::default()
+        };
+        let turn = TurnRef {
+            record: &record,
+            live: None,
+        };
+        let text: Vec<String> = turn_lines(turn, 120, false)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert!(
+            text.iter()
+                .any(|l| l.starts_with("▸ redacted thinking · 1 block,")),
+            "{text:?}"
+        );
+        assert!(
+            !text.iter().any(|l| l.contains("EmwK")),
+            "the blob is not shown"
+        );
     }
 
     #[test]

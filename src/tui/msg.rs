@@ -51,6 +51,11 @@ pub enum Msg {
         result: Result<PathBuf, String>,
         announce: bool,
     },
+    /// The models pane `pane`'s server offers (the answer to [`Command::ListModels`]).
+    Models {
+        pane: PaneId,
+        result: Result<Vec<String>, String>,
+    },
     /// Something the runtime did that the user should hear about (an export's path, an error).
     Notice(String),
 }
@@ -84,6 +89,10 @@ pub enum Command {
     WriteFile {
         path: PathBuf,
         contents: String,
+    },
+    /// Ask pane `pane`'s server which models it offers (`GET /models`), for `/model` completion.
+    ListModels {
+        pane: PaneId,
     },
     /// Add a sent prompt to the history file, so the next run recalls it.
     RememberPrompt(String),

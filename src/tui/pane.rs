@@ -13,4 +13,6 @@ pub struct Pane {
     pub view: PaneView,
     /// Its turns' thinking shows unfolded (Alt-T toggles it; folded by default).
     pub thinking_open: bool,
+    /// The models its server offers, once asked (`/model` + Tab), or why it could not say.
+    pub models: Option<Result<Vec<String>, String>>,
 }

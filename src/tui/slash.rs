@@ -343,7 +343,81 @@ fn export(app: &mut App, arg: &str) -> Result<Command, String> {
 
 /// Tab in a prompt that is a command name so far: complete it (or list the candidates).
 /// `false` when the input is not a command name being typed.
-pub fn complete(app: &mut App) -> bool {
+/// Tab in the prompt: complete a command's name, or a model name after `/model `. `None` when
+/// the prompt is no command (Tab then moves the focus).
+pub fn complete(app: &mut App) -> Option<Vec<Command>> {
+    let text = app.input_text();
+    if text.starts_with("/model ") {
+        return Some(complete_model(app));
+    }
+    complete_name(app).then(Vec::new)
+}
+
+/// The model name after `/model ` completed from the focused pane's server's list; the list is
+/// asked for on the first Tab (the completion finishes when it comes).
+pub fn complete_model(app: &mut App) -> Vec<Command> {
+    let text = app.input_text();
+    let Some(partial) = text.strip_prefix("/model ") else {
+        return Vec::new();
+    };
+    let partial = partial.trim().to_owned();
+    let focus = app.focus;
+    let Some(pane) = app.panes.get(focus) else {
+        return Vec::new();
+    };
+    let models = match &pane.models {
+        None => {
+            app.notice = Some("asking the server for its models…".to_owned());
+            return vec![Command::ListModels { pane: focus }];
+        }
+        Some(Err(e)) => {
+            app.notice = Some(e.clone());
+            return Vec::new();
+        }
+        Some(Ok(models)) => models,
+    };
+    let matches: Vec<&str> = models
+        .iter()
+        .map(String::as_str)
+        .filter(|m| m.starts_with(&partial) || (!partial.is_empty() && m.contains(&partial)))
+        .collect();
+    match matches.as_slice() {
+        [] => {
+            app.notice = Some(format!(
+                "no model matches {partial:?} ({} offered)",
+                models.len()
+            ))
+        }
+        [one] => {
+            app.input = fresh_input(&format!("/model {one}"));
+            app.notice = None;
+        }
+        many => {
+            let prefixed: Vec<&str> = many
+                .iter()
+                .copied()
+                .filter(|m| m.starts_with(&partial))
+                .collect();
+            let common = common_prefix(if prefixed.is_empty() { many } else { &prefixed });
+            if common.len() > partial.len() {
+                app.input = fresh_input(&format!("/model {common}"));
+            }
+            const SHOWN: usize = 8;
+            let mut listed: Vec<String> = many
+                .iter()
+                .take(SHOWN)
+                .map(|m| crate::sanitize::clean_line(m))
+                .collect();
+            if many.len() > SHOWN {
+                listed.push(format!("… {} more: type to narrow", many.len() - SHOWN));
+            }
+            app.notice = Some(listed.join(" · "));
+        }
+    }
+    Vec::new()
+}
+
+fn complete_name(app: &mut App) -> bool {
     let text = app.input_text();
     let Some(partial) = text.strip_prefix('/') else {
         return false;

@@ -331,8 +331,53 @@ fn tab_completes_command_names() {
     app.input = super::app::fresh_input("/zz");
     key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
     assert!(notice(&app).starts_with("no command /zz"));
-    // With arguments typed, or no slash, Tab moves focus as usual.
-    app.input = super::app::fresh_input("/model x");
+    // With arguments typed (but a model name, which it completes), Tab moves focus as usual.
+    app.input = super::app::fresh_input("/temp 1");
     key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
     assert_eq!(app.focus, 1);
+}
+
+#[test]
+fn tab_after_model_completes_from_the_servers_list_and_keeps_the_focus() {
+    let (mut app, _) = app(2);
+    update(&mut app, Msg::Paste("/model gp".into()));
+    assert_eq!(
+        key(&mut app, KeyCode::Tab, KeyModifiers::NONE),
+        [Command::ListModels { pane: 0 }]
+    );
+    assert_eq!(
+        app.focus, 0,
+        "Tab completes here, it does not move the focus"
+    );
+    let models = ["gpt-4o", "gpt-4o-mini", "o3-mini"]
+        .map(str::to_owned)
+        .to_vec();
+    update(
+        &mut app,
+        Msg::Models {
+            pane: 0,
+            result: Ok(models),
+        },
+    );
+    assert_eq!(app.input_text(), "/model gpt-4o");
+    assert!(notice(&app).contains("gpt-4o-mini"), "{}", notice(&app));
+    update(&mut app, Msg::Paste("-m".into()));
+    assert!(
+        key(&mut app, KeyCode::Tab, KeyModifiers::NONE).is_empty(),
+        "asked once"
+    );
+    assert_eq!(app.input_text(), "/model gpt-4o-mini");
+    key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    assert_eq!(app.core.lanes[0].info.model, "gpt-4o-mini");
+    // A server that cannot list says so in one sentence.
+    update(&mut app, Msg::Paste("/model x".into()));
+    key(&mut app, KeyCode::Tab, KeyModifiers::NONE);
+    update(
+        &mut app,
+        Msg::Models {
+            pane: 0,
+            result: Err("p0 refused the key.".into()),
+        },
+    );
+    assert_eq!(notice(&app), "p0 refused the key.");
 }

@@ -102,6 +102,25 @@ impl Tasks {
         }
     }
 
+    /// Ask pane `pane`'s server for its models; the answer comes back through `back`.
+    pub fn list_models(&self, pane: PaneId, back: tokio::sync::mpsc::UnboundedSender<Msg>) {
+        let Some(Some(client)) = self.clients.get(pane) else {
+            let _ = back.send(Msg::Models {
+                pane,
+                result: Err("this pane has no client to ask for models".to_owned()),
+            });
+            return;
+        };
+        let client = client.clone();
+        tokio::spawn(async move {
+            let result = client
+                .list_models()
+                .await
+                .map_err(|e| e.sentence(client.name()));
+            let _ = back.send(Msg::Models { pane, result });
+        });
+    }
+
     pub fn snapshots(&self) -> Vec<Option<LimiterSnapshot>> {
         self.clients
             .iter()

@@ -58,6 +58,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.dirty = true;
         }
         Msg::Saved { result, announce } => on_saved(app, result, announce),
+        Msg::Models { pane, result } => {
+            if let Some(p) = app.panes.get_mut(pane) {
+                p.models = Some(result);
+            }
+            // The user is still completing: finish what the Tab started.
+            if pane == app.focus {
+                super::slash::complete_model(app);
+            }
+            app.dirty = true;
+        }
         Msg::Notice(text) => tell(app, text),
     }
     Vec::new()
