@@ -516,3 +516,25 @@ fn the_results_table_shows_thinking_when_a_model_thought() {
     let plain = finished_with_table(160, 45);
     assert!(!plain.contains("TTFAT"), "{plain}");
 }
+
+/// A race against a tight limiter over eight seconds: sim-tight's budget drains to nothing and
+/// starts to refill, and the status bar draws what was left, second by second.
+fn draining(w: u16, h: u16) -> String {
+    let mut r = mid_race(w, h);
+    for (second, used) in [0u32, 1, 2, 4, 6, 6, 5, 3].into_iter().enumerate() {
+        r.now(1_000 * second as u64);
+        update(&mut r.app, Msg::Limits(limits(used, 0, None)));
+    }
+    r.draw()
+}
+
+#[test]
+fn the_status_bar_charts_each_budget_draining_and_refilling() {
+    for (w, h) in [(160, 45), (80, 24)] {
+        let screen = draining(w, h);
+        if w == 160 {
+            assert!(screen.contains("│ left █▇▆▃▁▁▂▅"), "{screen}");
+        }
+        insta::assert_snapshot!(format!("budget_chart_{w}x{h}"), screen);
+    }
+}

@@ -46,6 +46,8 @@ pub struct App {
     pub history: PromptHistory,
     /// The latest limiter snapshot per pane.
     pub limits: Vec<Option<LimiterSnapshot>>,
+    /// What was left of each pane's budget over the last minute, for the status bar's chart.
+    pub budgets: Vec<super::budget::BudgetHistory>,
     pub area: Rect,
     /// The clock as of the latest message; injected so rendering is deterministic in tests.
     pub now: Instant,
@@ -84,6 +86,7 @@ impl App {
             input: fresh_input(""),
             history: PromptHistory::default(),
             limits: vec![None; n],
+            budgets: vec![Default::default(); n],
             area: Rect::new(0, 0, 80, 24),
             now,
             notice: None,
@@ -107,6 +110,7 @@ impl App {
         let n = self.core.lanes.len();
         self.panes = (0..n).map(|_| Pane::default()).collect();
         self.limits.resize(n, None);
+        self.budgets.resize(n, Default::default());
         self.focus = self.focus.min(n.saturating_sub(1));
     }
 

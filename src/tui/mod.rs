@@ -6,6 +6,7 @@
 
 mod actions;
 pub mod app;
+pub mod budget;
 pub mod clipboard;
 mod effects;
 mod events;

@@ -129,6 +129,11 @@ fn on_limits(app: &mut App, limits: Vec<Option<LimiterSnapshot>>) {
     if limits != app.limits || app.in_flight() {
         app.dirty = true;
     }
+    for (history, snap) in app.budgets.iter_mut().zip(&limits) {
+        if let Some(snap) = snap {
+            history.record(app.now, snap);
+        }
+    }
     app.limits = limits;
     // A shared budget's store lost or back: said once each time, on the notice line.
     if let Some(last) = crate::ratelimit::notice::take().pop() {

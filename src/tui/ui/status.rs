@@ -23,31 +23,83 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(0);
     let width = usize::from(area.width);
-    let rows = |gauges: bool| -> Vec<Vec<Vec<Span<'static>>>> {
+    let rows = |detail: Detail| -> Vec<Vec<Vec<Span<'static>>>> {
         (0..app.core.lanes.len())
             .map(|i| {
                 let snap = app.limits.get(i).copied().flatten();
-                segments(
-                    &app.core.lanes[i],
-                    last_timed(app, i),
-                    snap.as_ref(),
-                    name_w,
-                    gauges,
-                )
+                let lane = &app.core.lanes[i];
+                let mut row = segments(lane, last_timed(app, i), snap.as_ref(), name_w, detail);
+                // What was left, second by second: the budget draining and refilling.
+                let chart = app.budgets.get(i).and_then(|h| h.sparkline(detail.chart));
+                if let Some(chart) = chart.filter(|_| detail.chart > 0) {
+                    let at = 3.min(row.len());
+                    let style = Style::new().fg(Color::Cyan);
+                    row.insert(at, vec![Span::styled(format!("│ left {chart} "), style)]);
+                }
+                row
             })
             .collect()
     };
-    // The gauges are decoration: when any row would lose a figure to them, every row goes
-    // without (rows stay aligned).
-    let full = rows(true);
-    let fits = full
+    // Decoration goes before figures (up to the latency), step by step, the same for every row
+    // (rows stay aligned); what follows the latency may be cut.
+    let wide = |rows: &Vec<Vec<Vec<Span<'static>>>>| {
+        rows.iter().all(|r| {
+            let figures = r
+                .iter()
+                .position(|seg| {
+                    seg.first()
+                        .is_some_and(|s| s.content.starts_with("│ latency"))
+                })
+                .map_or(r.len(), |i| i + 1);
+            r[..figures]
+                .iter()
+                .flatten()
+                .map(Span::width)
+                .sum::<usize>()
+                <= width
+        })
+    };
+    let chosen = Detail::STEPS
         .iter()
-        .all(|r| r.iter().flatten().map(Span::width).sum::<usize>() <= width);
-    let chosen = if fits { full } else { rows(false) };
+        .map(|d| rows(*d))
+        .find(wide)
+        .unwrap_or_else(|| rows(Detail::NONE));
     let lines: Vec<Line> = chosen.into_iter().map(|r| fit(r, width)).collect();
     Paragraph::new(lines)
         .style(Style::new().bg(Color::Black))
         .render(area, buf);
+}
+
+/// How much decoration a row carries: gauges, the server's counts beside paddock's, and how many
+/// seconds of the budget chart.
+#[derive(Debug, Clone, Copy)]
+struct Detail {
+    gauges: bool,
+    server: bool,
+    chart: usize,
+    /// `left` after each budget (without it, the chart's `left` labels the row).
+    words: bool,
+}
+
+impl Detail {
+    const NONE: Detail = Detail::new(false, false, 0, true);
+    /// Most first; the first that fits every row's figures is drawn.
+    const STEPS: [Detail; 5] = [
+        Detail::new(true, true, 16, true),
+        Detail::new(true, false, 16, true),
+        Detail::new(false, false, 8, true),
+        Detail::new(false, false, 4, false),
+        Detail::NONE,
+    ];
+
+    const fn new(gauges: bool, server: bool, chart: usize, words: bool) -> Self {
+        Self {
+            gauges,
+            server,
+            chart,
+            words,
+        }
+    }
 }
 
 /// The lane's latest turn that has a TTFT or finished: what the status bar's figures show.
@@ -65,7 +117,7 @@ fn segments(
     last: Option<TurnRef<'_>>,
     snap: Option<&LimiterSnapshot>,
     name_w: usize,
-    gauges: bool,
+    detail: Detail,
 ) -> Vec<Vec<Span<'static>>> {
     let name_style = if pane.enabled {
         Style::new().add_modifier(Modifier::BOLD)
@@ -85,14 +137,14 @@ fn segments(
                 req_used,
                 req_limit,
                 s.server.requests,
-                gauges,
+                detail,
             ));
             segments.push(budget(
                 "tok",
                 s.tokens_used,
                 s.tokens_limit,
                 s.server.tokens,
-                gauges,
+                detail,
             ));
             segments.extend(queue(s));
         }
@@ -139,23 +191,19 @@ fn fit(segments: Vec<Vec<Span<'static>>>, width: usize) -> Line<'static> {
 /// `req 3/6 left ██████░░ srv 497` — text and gauge both say what is left, so they drain
 /// together as requests go out and refill as the window slides; the server's own count of what is
 /// left follows when its headers say. Without a client-side limit, the server's count stands in
-/// (`(srv)`); with neither, what was used (`req 3 used, no limit`).
+/// (`(srv)`); with neither, what was used (`req 3 used/∞`). Without `detail.words` the
+/// word `left` is left out (the chart's label says it).
 fn budget(
     label: &str,
     used: u64,
     limit: Option<u64>,
     server: ServerLimit,
-    gauges: bool,
+    detail: Detail,
 ) -> Vec<Span<'static>> {
     let (used, limit, source) = match (limit, server.limit, server.remaining) {
         (Some(limit), _, _) => (used, limit, ""),
         (None, Some(limit), Some(remaining)) => (limit.saturating_sub(remaining), limit, "(srv)"),
-        _ => {
-            return vec![Span::raw(format!(
-                "{label} {} used, no limit ",
-                count(used)
-            ))]
-        }
+        _ => return vec![Span::raw(format!("{label} {} used/∞ ", count(used)))],
     };
     let remaining = limit.saturating_sub(used);
     let left = if limit == 0 {
@@ -168,17 +216,18 @@ fn budget(
         l if l < 0.5 => Color::Yellow,
         _ => Color::Green,
     };
+    let left_word = if detail.words { " left" } else { "" };
     let mut spans = vec![Span::raw(format!(
-        "{label}{source} {}/{} left ",
+        "{label}{source} {}/{}{left_word} ",
         count(remaining),
         count(limit)
     ))];
-    if gauges {
+    if detail.gauges {
         spans.push(Span::styled(gauge(left, GAUGE), Style::new().fg(color)));
         spans.push(Span::raw(" "));
     }
     // The server's count is detail too: it goes with the gauges when the row is tight.
-    if let (true, true, Some(theirs)) = (gauges, source.is_empty(), server.remaining) {
+    if let (true, true, Some(theirs)) = (detail.server, source.is_empty(), server.remaining) {
         spans.push(Span::styled(
             format!("srv {} ", count(theirs)),
             Style::new().fg(Color::Gray),
@@ -285,6 +334,7 @@ mod tests {
     #[test]
     fn text_and_gauge_both_say_what_is_left_and_the_server_says_when_it_resets() {
         let mut s = snapshot(None);
+        let full = Detail::STEPS[0];
         let req = |s: &LimiterSnapshot, detail| {
             text(Some(budget(
                 "req",
@@ -294,9 +344,9 @@ mod tests {
                 detail,
             )))
         };
-        assert_eq!(req(&s, true).as_deref(), Some("req 10/12 left ███████░ "));
-        let tok = text(Some(budget("tok", 800, None, ServerLimit::default(), true)));
-        assert_eq!(tok.as_deref(), Some("tok 800 used, no limit "));
+        assert_eq!(req(&s, full).as_deref(), Some("req 10/12 left ███████░ "));
+        let tok = text(Some(budget("tok", 800, None, ServerLimit::default(), full)));
+        assert_eq!(tok.as_deref(), Some("tok 800 used/∞ "));
         assert_eq!(
             server(&s, false).as_deref(),
             Some("│ server: no headers yet ")
@@ -308,10 +358,10 @@ mod tests {
         };
         s.server.tokens.reset_in = Some(Duration::from_millis(400));
         assert_eq!(
-            req(&s, true).as_deref(),
+            req(&s, full).as_deref(),
             Some("req 10/12 left ███████░ srv 498 ")
         );
-        assert_eq!(req(&s, false).as_deref(), Some("req 10/12 left "));
+        assert_eq!(req(&s, Detail::NONE).as_deref(), Some("req 10/12 left "));
         assert_eq!(
             server(&s, true).as_deref(),
             Some("│ server resets in 400ms ")
