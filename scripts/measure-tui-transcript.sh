@@ -29,6 +29,7 @@ tokens_per_sec = 200
 jitter = 0
 min_answer_tokens = $((secs * 200 + 2000))
 max_answer_tokens = $((secs * 200 + 2000))
+context_window = 100000000
 EOF
 cat >"$work/config.toml" <<EOF
 [[provider]]
@@ -78,6 +79,8 @@ sample() { # $1 label, $2 binary, $3 extra arguments
   c0=$(cpu_ticks "$pid")
   sleep "$secs"
   c1=$(cpu_ticks "$pid")
+  # A sample counts only if the pane was streaming (a refused request would measure nothing).
+  tmux -L "$sock" capture-pane -p | grep -q "▶ streaming" || echo "$1: the pane was not streaming; this sample is void" >&2
   tmux -L "$sock" kill-server
   python3 -c "print(f'{($c1-$c0)/$hz/$secs*100:.2f}')" >"$work/$1"
   echo "$1: $(cat "$work/$1")% of one core over $secs s"

@@ -10,7 +10,9 @@ fn main() {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let _log = paddock::logging::init(cli.global.log_file.as_deref());
-    let runtime = match build_runtime() {
+    // `bench` drives many streams at once and is CPU-bound under a flood: it gets every core.
+    let many = matches!(cli.command, Some(Command::Bench(_)));
+    let runtime = match build_runtime(many) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock: cannot start the async runtime ({e}).");
@@ -26,12 +28,18 @@ fn main() {
     }
 }
 
-/// One thread runs everything. Streams are I/O-bound and decoding a chunk takes a couple of
-/// microseconds, while waking another thread for every chunk (connection task, stream task, UI)
-/// costs far more: on one thread `ask` spends about half the CPU per chunk and the TUI about a
-/// third (scripts/measure-ask.sh, scripts/measure-tui.sh). Blocking work (session files, key
-/// commands) still goes to tokio's blocking pool.
-fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+/// One thread runs everything but `bench`. Streams are I/O-bound and decoding a chunk takes a
+/// couple of microseconds, while waking another thread for every chunk (connection task, stream
+/// task, UI) costs far more: on one thread `ask` spends about half the CPU per chunk and the TUI
+/// about a third (scripts/measure-ask.sh, scripts/measure-tui.sh). `bench` runs hundreds of
+/// streams at once, which one thread cannot keep up with (`many`: a worker per core). Blocking
+/// work (session files, key commands) still goes to tokio's blocking pool.
+fn build_runtime(many: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    if many {
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build();
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

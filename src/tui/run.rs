@@ -1,7 +1,6 @@
 //! The one `select!` loop: terminal events, provider events, notes from the runtime and the
 //! frame clock become messages; the runtime performs what `update` asks; a frame is drawn when dirty.
 
-use futures::StreamExt;
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
@@ -29,7 +28,7 @@ where
     let (tx, mut rx) = mpsc::channel::<Tagged>(1024);
     let (notes_tx, mut notes) = mpsc::unbounded_channel::<Msg>();
     let mut rt = Runtime::new(clients, tx, sessions_dir, notes_tx);
-    let mut events = crossterm::event::EventStream::new();
+    let mut events = terminal_events();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let size = terminal.size()?;
@@ -47,7 +46,7 @@ where
     while !rt.quitting() {
         let next_draw = last_draw + FRAME;
         tokio::select! {
-            event = events.next() => match event {
+            event = events.recv() => match event {
                 Some(Ok(event)) => {
                     if let Some(msg) = to_msg(event) {
                         rt.dispatch(&mut app, msg);
@@ -79,4 +78,25 @@ where
     }
     rt.shutdown().await;
     Ok(())
+}
+
+/// Terminal events, read by a thread of their own that blocks in `crossterm::event::read` and
+/// forwards each one. crossterm's `EventStream` instead takes its global reader lock every time
+/// the loop polls it, while its waker thread holds that lock waiting for input: the loop then
+/// spun on the lock (about 8,000 `sched_yield` calls a second racing four panes, seen with strace).
+fn terminal_events() -> mpsc::UnboundedReceiver<std::io::Result<crossterm::event::Event>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let spawned = std::thread::Builder::new()
+        .name("paddock-terminal".to_owned())
+        .spawn(move || loop {
+            let event = crossterm::event::read();
+            let failed = event.is_err();
+            if tx.send(event).is_err() || failed {
+                break;
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("tui: cannot start the terminal reader ({e})");
+    }
+    rx
 }
