@@ -358,6 +358,16 @@ fn mid_race_three_panes_streaming() {
 #[test]
 fn pane_retrying_after_429() {
     snap("retrying", retrying);
+    // However narrow the pane, the retry's reason is said whole or not at all.
+    for (w, h) in SIZES {
+        let screen = retrying(w, h);
+        for line in screen.lines().filter(|l| l.contains("↻ retr")) {
+            assert!(
+                !line.contains("because") || line.contains("rate_limit 429"),
+                "cut mid-reason at {w}x{h}: {line}"
+            );
+        }
+    }
 }
 
 #[test]

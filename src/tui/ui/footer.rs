@@ -16,7 +16,7 @@ pub fn lines(
     last: Option<TurnRef<'_>>,
     now: Instant,
     limits: Option<&LimiterSnapshot>,
-    rows: u16,
+    (width, rows): (u16, u16),
 ) -> Vec<Line<'static>> {
     let Some(turn) = last else {
         let text = if lane.unavailable.is_some() {
@@ -28,7 +28,7 @@ pub fn lines(
     };
     let numbers = Span::styled(numbers(turn, now), Style::new().fg(Color::Gray));
     // The cost sits by the state, where a narrow pane still shows it.
-    let mut head = vec![state(turn, now, limits)];
+    let mut head = vec![state(turn, now, limits, usize::from(width))];
     if let Some(cost) = turn.metrics().and_then(|m| m.cost_usd) {
         head.push(Span::styled(
             format!(" · {}", format_cost(cost)),
@@ -43,7 +43,12 @@ pub fn lines(
     }
 }
 
-fn state(turn: TurnRef<'_>, now: Instant, limits: Option<&LimiterSnapshot>) -> Span<'static> {
+fn state(
+    turn: TurnRef<'_>,
+    now: Instant,
+    limits: Option<&LimiterSnapshot>,
+    width: usize,
+) -> Span<'static> {
     let (text, color) = match &turn.phase() {
         Phase::Queued => {
             let wait = limits
@@ -70,10 +75,16 @@ fn state(turn: TurnRef<'_>, now: Instant, limits: Option<&LimiterSnapshot>) -> S
         } => {
             let status = status.map(|s| format!(" {s}")).unwrap_or_default();
             let left = dur(until.saturating_duration_since(now));
-            (
+            // The longest form that fits the pane: the reason is never cut mid-word.
+            let forms = [
                 format!("↻ retrying {retry}/{max} in {left} because of {kind}{status}"),
-                Color::Yellow,
-            )
+                format!("↻ retry {retry}/{max} in {left}: {kind}{status}"),
+                format!("↻ retry {retry}/{max} in {left}"),
+                format!("↻ {left}"),
+            ];
+            let fits = |f: &String| f.chars().count() <= width;
+            let text = forms.iter().find(|f| fits(f)).unwrap_or(&forms[3]).clone();
+            (text, Color::Yellow)
         }
         Phase::Done => match turn.metrics().and_then(|m| m.finish_reason.as_deref()) {
             Some(reason) => (format!("✓ done ({reason})"), Color::Green),

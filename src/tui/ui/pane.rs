@@ -28,7 +28,7 @@ pub fn render(app: &App, index: usize, winners: Winners, area: Rect, buf: &mut B
         last,
         app.now,
         limits.as_ref(),
-        footer.height,
+        (footer.width, footer.height),
     ))
     .render(footer, buf);
 }
