@@ -444,7 +444,7 @@ fn below_the_minimum_size_one_line_says_what_is_needed() {
 
 /// A reasoning model thinking in pane 1 (its thought's tail, dimmed, under a live header) while
 /// pane 0 answers; pane 2 thought and then answered (its thought folded to one line).
-fn thinking(w: u16, h: u16) -> String {
+fn thinking_race(w: u16, h: u16) -> Race {
     let mut r = Race::new(w, h);
     r.submit("Explain TCP slow start briefly");
     update(&mut r.app, Msg::Limits(limits(3, 0, None)));
@@ -467,6 +467,19 @@ double it every round trip until ssthresh, then grow linearly. Mention loss.";
     );
     r.stream(2, &TIGHT_ANSWER[..40], 300);
     r.now(900);
+    r
+}
+
+fn thinking(w: u16, h: u16) -> String {
+    thinking_race(w, h).draw()
+}
+
+/// The same, with pane 3's thought unfolded (Alt-T on the focused pane).
+fn thinking_unfolded(w: u16, h: u16) -> String {
+    let mut r = thinking_race(w, h);
+    r.key(KeyCode::Tab, KeyModifiers::NONE);
+    r.key(KeyCode::Tab, KeyModifiers::NONE);
+    r.key(KeyCode::Char('t'), KeyModifiers::ALT);
     r.draw()
 }
 
@@ -474,6 +487,13 @@ double it every round trip until ssthresh, then grow linearly. Mention loss.";
 fn a_reasoning_model_thinking_then_folded() {
     for (w, h) in [(160, 45), (80, 24)] {
         insta::assert_snapshot!(format!("thinking_{w}x{h}"), thinking(w, h));
+        let open = thinking_unfolded(w, h);
+        assert!(open.contains("▾ thought"), "{open}");
+        assert!(
+            open.contains("Short thought first."),
+            "the whole thought shows:\n{open}"
+        );
+        insta::assert_snapshot!(format!("thinking_unfolded_{w}x{h}"), open);
     }
 }
 
