@@ -57,14 +57,15 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
             }
             _ => {}
         }
+        if let ClientEvent::Done(done) = &event {
+            outcome = (**done).clone();
+        }
         if let Some(rec) = &mut recorder {
             if matches!(event, ClientEvent::Delta(_)) && rec.save_due() {
                 out.flush();
             }
-            rec.on_event(client.name(), &event);
-        }
-        if let ClientEvent::Done(done) = event {
-            outcome = *done;
+            // By value: a streamed chunk is not copied on its way into the record.
+            rec.on_event(client.name(), event);
         }
     }
     out.flush();

@@ -146,9 +146,7 @@ pub fn render_table(outcomes: &[Outcome], costs: &[Option<f64>]) -> String {
         let r = TurnMetrics::of(o, None);
         let mut row = vec![o.provider.clone(), o.model.clone(), duration_cell(r.ttft())];
         if thought {
-            row.push(duration_cell(r.ttfat().or(o.ttfat.and_then(|d| {
-                crate::checked::duration_from_ms(crate::metrics::ms(d))
-            }))));
+            row.push(duration_cell(r.ttfat().or(o.ttfat)));
         }
         if queued {
             row.push(duration_cell(Some(r.queue())));
@@ -308,7 +306,7 @@ pub async fn run(ws: &Workspace, args: &RaceArgs) -> Result<(), Failure> {
             }
             if let Some(rec) = &recorder {
                 if let Ok(mut rec) = rec.lock() {
-                    rec.on_event(name, event);
+                    rec.on_event(name, event.clone());
                 }
             }
         }

@@ -38,6 +38,19 @@ impl ProviderInfo {
         }
     }
 
+    /// A provider known by name only (a resumed session's, a headless command's): no settings.
+    pub fn named(name: &str, model: &str, protocol: Protocol) -> Self {
+        Self {
+            name: name.to_owned(),
+            model: model.to_owned(),
+            protocol,
+            simulated: false,
+            system: None,
+            temperature: None,
+            max_tokens: None,
+        }
+    }
+
     /// The settings a turn asked now is saved with.
     pub fn settings(&self) -> session::TurnSettings {
         session::TurnSettings {

@@ -10,41 +10,49 @@ use super::{Effect, Lane, LaneId, Live, Phase, RaceCore, RequestId};
 
 impl RaceCore {
     pub(super) fn submit(&mut self, lanes: &[LaneId], prompt: &str, at: Instant) -> Vec<Effect> {
-        let targets: Vec<LaneId> = lanes
-            .iter()
-            .copied()
-            .filter(|&i| {
-                self.lanes
-                    .get(i)
-                    .is_some_and(|l| l.unavailable.is_none() && !l.in_flight())
-            })
-            .collect();
+        let targets: Vec<LaneId> = lanes.iter().copied().filter(|&i| self.askable(i)).collect();
         if targets.is_empty() {
             return Vec::new();
         }
         self.round += 1;
-        let mut starts = Vec::with_capacity(targets.len());
-        for lane in targets {
-            let Some(request) = self.request_for(lane, prompt) else {
-                continue;
-            };
-            let request_id = self.next_request_id;
-            self.next_request_id += 1;
-            let info = &self.lanes[lane].info;
-            let who = ProviderRef::new(&info.name, &info.model, info.protocol);
-            let settings = info.settings();
-            let transcript = &mut self.session.providers[lane];
-            transcript.model.clone_from(&who.model);
-            transcript.begin(prompt, settings, self.round);
-            let turn = transcript.turns.len() - 1;
-            self.lanes[lane].live = Some(Live::new(request_id, turn, at));
-            starts.push(Effect::Start {
-                lane,
-                request_id,
-                request,
-            });
+        let round = self.round;
+        let starts = targets
+            .into_iter()
+            .filter_map(|lane| self.ask(lane, prompt, round, at))
+            .collect();
+        self.saved_then(starts, at)
+    }
+
+    /// The lane exists, is usable and has no request in flight.
+    fn askable(&self, lane: LaneId) -> bool {
+        self.lanes
+            .get(lane)
+            .is_some_and(|l| l.unavailable.is_none() && !l.in_flight())
+    }
+
+    /// Open lane `lane`'s turn for `prompt` in race `round` and the request that answers it.
+    fn ask(&mut self, lane: LaneId, prompt: &str, round: u64, at: Instant) -> Option<Effect> {
+        let request = self.request_for(lane, prompt)?;
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        let l = &mut self.lanes[lane];
+        let transcript = &mut self.session.providers[lane];
+        transcript.model.clone_from(&l.info.model);
+        transcript.begin(prompt, Some(l.info.settings()), round);
+        l.live = Some(Live::new(request_id, transcript.turns.len() - 1, at));
+        l.saved = (0, 0);
+        Some(Effect::Start {
+            lane,
+            request_id,
+            request,
+        })
+    }
+
+    /// `starts` after a whole save: the prompts are on disk before any request leaves.
+    fn saved_then(&mut self, mut starts: Vec<Effect>, at: Instant) -> Vec<Effect> {
+        if starts.is_empty() {
+            return starts;
         }
-        // The prompt is on disk before any request leaves.
         let mut effects = vec![self.save_whole(at)];
         effects.append(&mut starts);
         effects
@@ -189,41 +197,17 @@ impl RaceCore {
     pub(super) fn regenerate(&mut self, lanes: &[LaneId], at: Instant) -> Vec<Effect> {
         let mut starts = Vec::new();
         for &lane in lanes {
-            let Some(l) = self.lanes.get(lane) else {
-                continue;
-            };
-            if l.unavailable.is_some() || l.in_flight() {
+            if !self.askable(lane) {
                 continue;
             }
-            let transcript = &mut self.session.providers[lane];
-            let Some(last) = transcript.turns.pop() else {
+            let Some(last) = self.session.providers[lane].turns.pop() else {
                 continue;
             };
             self.session.dropped.extend(last.id.clone());
             let round = last.round.unwrap_or(self.round);
-            let Some(request) = self.request_for(lane, &last.prompt) else {
-                continue;
-            };
-            let request_id = self.next_request_id;
-            self.next_request_id += 1;
-            let settings = self.lanes[lane].info.settings();
-            let transcript = &mut self.session.providers[lane];
-            transcript.begin(&last.prompt, settings, round);
-            let turn = transcript.turns.len() - 1;
-            self.lanes[lane].live = Some(Live::new(request_id, turn, at));
-            self.lanes[lane].saved = (0, 0);
-            starts.push(Effect::Start {
-                lane,
-                request_id,
-                request,
-            });
+            starts.extend(self.ask(lane, &last.prompt, round, at));
         }
-        if starts.is_empty() {
-            return starts;
-        }
-        let mut effects = vec![self.save_whole(at)];
-        effects.append(&mut starts);
-        effects
+        self.saved_then(starts, at)
     }
 
     /// Forget the latest race's turns in every lane (none may be in flight).
@@ -362,15 +346,7 @@ impl RaceCore {
         }
         while self.lanes.len() < providers.len().min(self.max_lanes) {
             let p = &providers[self.lanes.len()];
-            let info = super::ProviderInfo {
-                name: p.name.clone(),
-                model: p.model.clone(),
-                protocol: p.protocol,
-                simulated: false,
-                system: None,
-                temperature: None,
-                max_tokens: None,
-            };
+            let info = super::ProviderInfo::named(&p.name, &p.model, p.protocol);
             let why = format!(
                 "{} is in this session but not configured now: its turns are shown, it gets no new prompts.",
                 p.name

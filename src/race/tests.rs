@@ -63,6 +63,15 @@ fn provider(core: &mut RaceCore, lane: LaneId, event: ClientEvent, at: Instant) 
     })
 }
 
+/// What a request says, message by message.
+fn texts(request: &crate::provider::ChatRequest) -> Vec<&str> {
+    request
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect()
+}
+
 fn outcome(content: &str) -> Outcome {
     Outcome {
         content: content.to_owned(),
@@ -257,11 +266,7 @@ fn a_loaded_session_lines_up_with_the_lanes_and_continues_each_conversation() {
     else {
         panic!("{effects:?}");
     };
-    let history: Vec<&str> = request
-        .messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect();
+    let history = texts(request);
     assert_eq!(history, ["q1", "b-1", "q2"]);
     assert_eq!(starts(&effects).len(), 2, "the ghost is not asked");
 }
@@ -323,11 +328,7 @@ fn asking_again_replaces_the_last_answer_in_the_same_race_and_drop_forgets_a_rac
     else {
         panic!("{effects:?}");
     };
-    let sent: Vec<&str> = request
-        .messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect();
+    let sent = texts(request);
     assert_eq!(sent, ["q1", "one", "q2"]);
     assert_eq!(core.turn_count(0), 2, "replaced, not added");
     assert_eq!(core.last_turn(0).map(|t| t.round()), Some(2));
@@ -350,11 +351,7 @@ fn asking_again_replaces_the_last_answer_in_the_same_race_and_drop_forgets_a_rac
     let Some(Effect::Start { request, .. }) = effects.get(1) else {
         panic!("{effects:?}");
     };
-    let sent: Vec<&str> = request
-        .messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect();
+    let sent = texts(request);
     assert_eq!(sent, ["q1", "one", "q3"]);
 }
 

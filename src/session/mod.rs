@@ -282,11 +282,11 @@ impl ProviderTranscript {
     }
 
     /// Open a turn: `prompt` asked with `settings` in race `round`, answer empty and incomplete.
-    pub fn begin(&mut self, prompt: &str, settings: TurnSettings, round: u64) {
+    pub fn begin(&mut self, prompt: &str, settings: Option<TurnSettings>, round: u64) {
         self.turns.push(Turn {
             id: Some(format!("{:016x}", rand::random::<u64>())),
             prompt: prompt.to_owned(),
-            settings: Some(settings),
+            settings,
             round: Some(round),
             ..Turn::default()
         });
@@ -455,10 +455,7 @@ impl Session {
     pub fn begin_answer(&mut self, provider: &ProviderRef, prompt: &str) {
         let transcript = self.add_provider(provider);
         let round = transcript.turns.len() as u64 + 1;
-        transcript.begin(prompt, TurnSettings::default(), round);
-        if let Some(t) = transcript.turns.last_mut() {
-            t.settings = None;
-        }
+        transcript.begin(prompt, None, round);
     }
 
     /// Record the settings `provider`'s open turn is asked with.

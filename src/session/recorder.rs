@@ -147,20 +147,17 @@ impl Recorder {
     /// The lane answering as `who` with `req`'s settings (made on first use).
     fn lane_for(&mut self, who: &ProviderRef, req: &ChatRequest) -> LaneId {
         let info = ProviderInfo {
-            name: who.name.clone(),
-            model: req.model.clone(),
-            protocol: who.protocol,
-            simulated: false,
             system: req.system.clone(),
             temperature: req.temperature,
             max_tokens: req.max_tokens,
+            ..ProviderInfo::named(&who.name, &req.model, who.protocol)
         };
         self.core.set_lane(info)
     }
 
     /// Feed one client event of `provider`'s request: text is saved at most every
     /// [`AUTOSAVE_EVERY`], the end of the request at once.
-    pub fn on_event(&mut self, provider: &str, event: &ClientEvent) {
+    pub fn on_event(&mut self, provider: &str, event: ClientEvent) {
         let Some(lane) = self.core.lanes.iter().position(|l| l.info.name == provider) else {
             return;
         };
@@ -170,7 +167,7 @@ impl Recorder {
         let effects = self.core.step(CoreEvent::Provider {
             lane,
             request_id,
-            event: event.clone(),
+            event,
             at: Instant::now(),
         });
         for effect in effects {

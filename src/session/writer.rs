@@ -52,13 +52,8 @@ impl Writer {
         }
     }
 
-    /// Write what is queued, then stop.
-    pub fn finish(mut self) {
-        self.tx = None;
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
-    }
+    /// Write what is queued, then stop (as dropping it does).
+    pub fn finish(self) {}
 }
 
 impl Drop for Writer {
