@@ -1,7 +1,7 @@
 //! Owning the terminal: raw mode, alternate screen, mouse and paste on entry; all undone on exit,
 //! on error (the guard's Drop) and on panic (a hook that restores before the message prints).
 
-use std::io::{self, Stdout, Write};
+use std::io::{self, BufWriter, Stdout, Write};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -11,7 +11,13 @@ use crossterm::{cursor, execute};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+/// Frames go through a buffer of their own: `Stdout` alone buffers 1 KiB and is locked for every
+/// one of the many small writes crossterm makes per changed cell, so a frame cost several
+/// `write` calls and a lock per escape sequence. ratatui flushes it at the end of each frame.
+pub type Term = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Big enough for a whole frame of a large terminal, so one frame is one `write`.
+const FRAME_BUFFER: usize = 256 * 1024;
 
 /// The terminal while the TUI owns it; dropping it gives the terminal back.
 pub struct TerminalGuard {
@@ -32,7 +38,10 @@ impl TerminalGuard {
             restore();
             return Err(e.into());
         }
-        match Terminal::new(CrosstermBackend::new(out)) {
+        match Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+            FRAME_BUFFER,
+            out,
+        ))) {
             Ok(terminal) => Ok(Self { terminal }),
             Err(e) => {
                 restore();

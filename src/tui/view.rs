@@ -25,6 +25,12 @@ pub struct PaneView {
     stable_bytes: Option<usize>,
     /// `stable` holds the folded thinking line (the answer began after a thought).
     folded: bool,
+    /// `stable` holds some of the answer (a block after it needs a blank line first).
+    stable_answer: bool,
+    /// Bytes of answers rendered into `stable` since the view was made: the tests check that
+    /// each byte is rendered once.
+    #[cfg(test)]
+    stable_rendered: usize,
     /// The thinking is shown unfolded (Alt-T).
     open: bool,
     /// The turn in flight changed since `live` was built.
@@ -68,6 +74,7 @@ impl PaneView {
         self.scan = BlockScan::default();
         self.stable_bytes = None;
         self.folded = false;
+        self.stable_answer = false;
     }
 
     /// Re-render the complete blocks only when another one completed (a few times per answer),
@@ -80,7 +87,7 @@ impl PaneView {
         self.scan.advance(turn.answer());
         let cut = self.scan.stable;
         let fold = !turn.answer().is_empty() && turn.thinking_chars() > 0;
-        if self.stable_bytes != Some(cut) || self.folded != fold {
+        if self.stable_bytes.is_none() || self.folded != fold {
             self.folded = fold;
             self.stable.clear();
             prompt_lines(turn.prompt(), width, &mut self.stable);
@@ -92,7 +99,12 @@ impl PaneView {
                 };
                 thinking_lines(turn, shown, width, &mut self.stable);
             }
-            markdown_lines(&turn.answer()[..cut], width, &mut self.stable);
+            self.stable_answer = false;
+            self.stable_bytes = Some(0);
+        }
+        let rendered = self.stable_bytes.unwrap_or(0);
+        if cut > rendered {
+            self.append_blocks(&turn.answer()[rendered..cut], width);
             self.stable_bytes = Some(cut);
         }
         self.live.clear();
@@ -110,6 +122,25 @@ impl PaneView {
             markdown_lines(rest, width, &mut self.live);
         }
         self.live.push(Line::default());
+    }
+
+    /// Append the blocks that just completed: each is rendered once, so the cost of a block
+    /// completing does not grow with the answer (rendering the whole prefix again did, and
+    /// highlighted every earlier code block each time).
+    fn append_blocks(&mut self, blocks: &str, width: usize) {
+        if blocks.trim().is_empty() {
+            return;
+        }
+        if self.stable_answer {
+            // The blank line between blocks that rendering them apart leaves out.
+            self.stable.push(Line::default());
+        }
+        markdown_lines(blocks, width, &mut self.stable);
+        self.stable_answer = true;
+        #[cfg(test)]
+        {
+            self.stable_rendered += blocks.len();
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -188,8 +219,9 @@ mod tests {
 
     #[test]
     fn a_streaming_turn_renders_like_the_whole_text() {
-        let answer =
-            "First paragraph, with *emphasis*.\n\n```rust\nfn main() {}\n\n```\n\nLast line";
+        let answer = "# Heading\n\nFirst paragraph, with *emphasis*.\n\n- one\n- two\n\n\
+                      Second paragraph\nover two lines.\n\n```rust\nfn main() {}\n\n```\n\n\
+                      1. first\n2. second\n\n> quoted\n\nLast line";
         let mut view = PaneView::default();
         let mut turns = [streaming("")];
         for end in 1..=answer.len() {
@@ -214,6 +246,11 @@ mod tests {
             .map(|l| l.to_string())
             .collect();
         assert_eq!(text(&view), whole);
-        assert_eq!(view.stable_bytes, Some(answer.find("Last").unwrap()));
+        let stable = answer.find("Last").unwrap();
+        assert_eq!(view.stable_bytes, Some(stable));
+        assert_eq!(
+            view.stable_rendered, stable,
+            "each completed block is rendered once, not again with every later one"
+        );
     }
 }
