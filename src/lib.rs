@@ -7,6 +7,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod mock;
 pub mod paths;

@@ -19,7 +19,9 @@ pub fn init(path: Option<&Path>) -> LogGuard {
     };
     match open(&path) {
         Ok(file) => {
-            let (writer, guard) = tracing_appender::non_blocking(file);
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_LINES_QUEUED)
+                .finish(file);
             let var = |name: &str| std::env::var(name).ok();
             let directives =
                 filter_directives(var("PADDOCK_LOG").as_deref(), var("RUST_LOG").as_deref());
@@ -37,6 +39,11 @@ pub fn init(path: Option<&Path>) -> LogGuard {
         Err(_) => LogGuard { _worker: None },
     }
 }
+
+/// How many log lines may wait for the writer thread (more are dropped, as the appender does).
+/// Its queue is allocated whole at start: the default 128,000 lines held 4 MB in every command,
+/// a quarter of `ask`'s peak memory, for a log that writes a few lines per request.
+const LOG_LINES_QUEUED: usize = 4096;
 
 /// `info`, with tui-markdown's per-code-block warning (`Could not find syntax for code block`,
 /// one for every fence without a known language) kept out of the log.

@@ -741,3 +741,43 @@ fn bench_reports_ttfat_for_reasoning_models_only() {
     let table = bench::render_table(&report);
     assert_eq!(table.matches("TTFAT").count(), 1, "{table}");
 }
+
+/// `bench` keeps figures, not text: a request's outcome holds no answer and no chunk gaps,
+/// whatever its length (256 concurrent floods kept 256 answers and gap records before), while
+/// the figures and the answer bound still count every byte.
+#[tokio::test]
+async fn a_figures_only_client_keeps_no_text_but_counts_it() {
+    let server = mock(
+        "seed = 1\n[[model]]\nname = \"flood\"\nprotocol = \"openai\"\nttft_ms = 0\n\
+         tokens_per_sec = 0\nmin_answer_tokens = 2000\nmax_answer_tokens = 2000\n",
+    )
+    .await;
+    let base = server.base_url_openai();
+    let full = client("o", Protocol::OpenAi, "flood", &base);
+    let kept = full.complete(request("flood", "go"), |_| {}).await;
+    let figures = full
+        .clone()
+        .with_retain(paddock::client::Retain::Figures)
+        .complete(request("flood", "go"), |_| {})
+        .await;
+    assert!(kept.error.is_none() && figures.error.is_none());
+    assert!(kept.content.len() > 2000 && !kept.chunk_gaps_us.is_empty());
+    assert_eq!(figures.content, "");
+    assert!(figures.chunk_gaps_us.is_empty());
+    assert_eq!(figures.usage.output_tokens, Some(2000));
+    assert!(figures.ttft.is_some() && figures.generation_time.is_some());
+
+    // The answer bound counts bytes it does not keep.
+    let mut bounded = ProviderConfig::new("o", Protocol::OpenAi, "flood", &base);
+    bounded.limits.max_answer_bytes = 1024;
+    let cut = Client::new(&bounded)
+        .unwrap()
+        .with_retain(paddock::client::Retain::Figures)
+        .complete(request("flood", "go"), |_| {})
+        .await;
+    assert_eq!(
+        cut.error.map(|e| e.kind),
+        Some(ErrorKind::TooLarge),
+        "past max_answer_bytes"
+    );
+}

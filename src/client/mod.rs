@@ -55,6 +55,20 @@ pub struct Client {
     idle_timeout: std::time::Duration,
     first_token_timeout: std::time::Duration,
     context_window: Option<u64>,
+    /// Whether outcomes carry the text and chunk gaps, or only the figures.
+    retain: Retain,
+}
+
+/// What a request's [`Outcome`] keeps beyond its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Retain {
+    /// The answer, reasoning and chunk gaps too (ask, race, the TUI).
+    #[default]
+    Everything,
+    /// Only the figures: `content` and `reasoning` stay empty and no chunk gaps are kept, so a
+    /// request holds a few hundred bytes however long its answer (`bench`, which runs hundreds
+    /// of floods at once).
+    Figures,
 }
 
 impl std::fmt::Debug for Client {
@@ -91,6 +105,7 @@ impl Client {
             idle_timeout: provider.read_timeout,
             first_token_timeout: provider.first_token_timeout,
             context_window: provider.context_window,
+            retain: Retain::default(),
         })
     }
 
@@ -101,6 +116,11 @@ impl Client {
 
     pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    pub fn with_retain(mut self, retain: Retain) -> Self {
+        self.retain = retain;
         self
     }
 
@@ -136,7 +156,7 @@ impl Client {
     pub fn events(&self, req: ChatRequest) -> EventStream {
         let this = self.clone();
         Box::pin(async_stream::stream! {
-            let mut run = Run::new(&req, this.endpoint.limits.max_answer_bytes);
+            let mut run = Run::new(&req, this.endpoint.limits.max_answer_bytes, this.retain);
             // A request the API would refuse is refused here, in words, without sending it.
             // So is one that cannot fit the model's context: at once, not after a limiter wait.
             let refused = this

@@ -11,6 +11,13 @@ use crate::provider::{ApiError, ChatRequest, ErrorKind, StreamEvent, ThinkingBlo
 use crate::ratelimit::Permit;
 use crate::retry::{jitter_sample, RetryDecision};
 
+/// Which text a piece of a stream is.
+#[derive(Clone, Copy)]
+enum Field {
+    Answer,
+    Reasoning,
+}
+
 pub(super) enum Step {
     Finished,
     Retry(RetryDecision, ApiError),
@@ -21,8 +28,12 @@ pub(super) struct Run {
     pub(super) timer: RequestTimer,
     pub(super) estimate: u64,
     max_answer_bytes: usize,
+    /// Keep the text (`Retain::Everything`) or only count it.
+    retain: super::Retain,
     content: String,
     reasoning: String,
+    /// Bytes of answer and reasoning that arrived, kept or not.
+    text_bytes: usize,
     signature: String,
     /// Anthropic's thinking blocks in order, to send back in a later turn.
     thinking_blocks: Vec<ThinkingBlock>,
@@ -45,13 +56,19 @@ pub(super) struct Run {
 }
 
 impl Run {
-    pub(super) fn new(req: &ChatRequest, max_answer_bytes: usize) -> Self {
+    pub(super) fn new(req: &ChatRequest, max_answer_bytes: usize, retain: super::Retain) -> Self {
+        let mut timer = RequestTimer::start(Instant::now());
+        if retain == super::Retain::Figures {
+            timer = timer.without_chunk_gaps();
+        }
         Self {
             max_answer_bytes,
-            timer: RequestTimer::start(Instant::now()),
+            timer,
             estimate: estimate_tokens(req),
+            retain,
             content: String::new(),
             reasoning: String::new(),
+            text_bytes: 0,
             signature: String::new(),
             thinking_blocks: Vec::new(),
             opaque_bytes: 0,
@@ -120,13 +137,13 @@ impl Run {
             StreamEvent::Delta(text) => {
                 self.token_arrived(&text)?;
                 self.timer.on_delta(Instant::now());
-                self.content.push_str(&text);
+                self.keep(Field::Answer, &text);
                 ClientEvent::Delta(text)
             }
             StreamEvent::Reasoning(text) => {
                 self.token_arrived(&text)?;
                 self.timer.on_reasoning(Instant::now());
-                self.reasoning.push_str(&text);
+                self.keep(Field::Reasoning, &text);
                 ClientEvent::Reasoning(text)
             }
             StreamEvent::Usage(usage) => {
@@ -174,6 +191,18 @@ impl Run {
         }))
     }
 
+    /// Count `text`, and keep it unless only figures are retained.
+    fn keep(&mut self, field: Field, text: &str) {
+        self.text_bytes = self.text_bytes.saturating_add(text.len());
+        if self.retain == super::Retain::Figures {
+            return;
+        }
+        match field {
+            Field::Answer => self.content.push_str(text),
+            Field::Reasoning => self.reasoning.push_str(text),
+        }
+    }
+
     /// A token of either kind: it must fit, and it ends the wait for the first one.
     fn token_arrived(&mut self, text: &str) -> Result<(), ApiError> {
         self.check_room(text)?;
@@ -189,14 +218,9 @@ impl Run {
     /// Room for `more` bytes: answer, thinking, signatures and redacted thinking share the bound.
     fn check_room_for(&self, more: usize) -> Result<(), ApiError> {
         let limit = client_limit(self.max_answer_bytes);
-        let held = [
-            self.content.len(),
-            self.reasoning.len(),
-            self.signature.len(),
-            self.opaque_bytes,
-        ]
-        .into_iter()
-        .fold(0, usize::saturating_add);
+        let held = [self.text_bytes, self.signature.len(), self.opaque_bytes]
+            .into_iter()
+            .fold(0, usize::saturating_add);
         if held.saturating_add(more) <= limit {
             return Ok(());
         }
@@ -236,10 +260,7 @@ impl Run {
             return self.finish();
         }
         // Thinking tokens are tokens: after any arrived, a retry would duplicate (and re-bill) them.
-        if !self.content.is_empty()
-            || !self.reasoning.is_empty()
-            || !self.thinking_blocks.is_empty()
-        {
+        if self.text_bytes > 0 || !self.thinking_blocks.is_empty() {
             if matches!(error.kind, ErrorKind::Connection | ErrorKind::Timeout) {
                 error.kind = ErrorKind::StreamInterrupted;
             }

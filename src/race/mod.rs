@@ -11,6 +11,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::ClientEvent;
@@ -71,7 +72,8 @@ pub enum Effect {
 pub struct RaceCore {
     /// The one record: every lane's conversation, `session.providers[i]` for lane `i` (providers
     /// of a resumed session that have no lane follow them).
-    pub session: Session,
+    /// Shared with a save in progress (copied on write if it changes meanwhile).
+    pub session: Arc<Session>,
     pub lanes: Vec<Lane>,
     /// The current race: every lane asked in one submit shares the round number.
     pub round: u64,
@@ -97,7 +99,7 @@ impl RaceCore {
     pub fn new(lanes: Vec<Lane>, session: Session, prices: Prices, max_lanes: usize) -> Self {
         let configured = lanes.len();
         let mut core = Self {
-            session,
+            session: Arc::new(session),
             lanes,
             round: 0,
             next_request_id: 1,
@@ -288,6 +290,6 @@ impl RaceCore {
                 .last()
                 .map_or((0, 0), |t| (t.answer.len(), t.reasoning_len()));
         }
-        Effect::Save(SaveOp::Whole(Box::new(self.session.clone())))
+        Effect::Save(SaveOp::Whole(Arc::clone(&self.session)))
     }
 }

@@ -4,6 +4,8 @@
 use std::time::Instant;
 
 use crate::client::ClientEvent;
+use std::sync::Arc;
+
 use crate::session::{self, Piece, ProviderRef, ProviderTranscript, SaveOp, Session, CANCELLED};
 
 use super::{Effect, Lane, LaneId, Live, Phase, RaceCore, RequestId};
@@ -36,7 +38,7 @@ impl RaceCore {
         let request_id = self.next_request_id;
         self.next_request_id += 1;
         let l = &mut self.lanes[lane];
-        let transcript = &mut self.session.providers[lane];
+        let transcript = &mut Arc::make_mut(&mut self.session).providers[lane];
         transcript.model.clone_from(&l.info.model);
         transcript.begin(prompt, Some(l.info.settings()), round);
         l.live = Some(Live::new(request_id, transcript.turns.len() - 1, at));
@@ -71,8 +73,7 @@ impl RaceCore {
         if l.request_id() != Some(request_id) {
             return Vec::new();
         }
-        let Some(record) = self
-            .session
+        let Some(record) = Arc::make_mut(&mut self.session)
             .providers
             .get_mut(lane)
             .and_then(ProviderTranscript::open_turn)
@@ -141,7 +142,7 @@ impl RaceCore {
         at: Instant,
     ) -> Vec<Effect> {
         let l = &mut self.lanes[lane];
-        if let Some(record) = self.session.providers[lane].open_turn() {
+        if let Some(record) = Arc::make_mut(&mut self.session).providers[lane].open_turn() {
             record.finish(outcome, cost);
         }
         if let Some(live) = &mut l.live {
@@ -177,7 +178,7 @@ impl RaceCore {
             live.phase = Phase::Cancelled;
             live.ended = Some(at);
             let (latency, ttft, queue) = live.stopped_metrics();
-            if let Some(record) = self.session.providers[lane].open_turn() {
+            if let Some(record) = Arc::make_mut(&mut self.session).providers[lane].open_turn() {
                 record.complete = true;
                 let m = &mut record.metrics;
                 m.error = Some(CANCELLED.to_owned());
@@ -200,10 +201,11 @@ impl RaceCore {
             if !self.askable(lane) {
                 continue;
             }
-            let Some(last) = self.session.providers[lane].turns.pop() else {
+            let session = Arc::make_mut(&mut self.session);
+            let Some(last) = session.providers[lane].turns.pop() else {
                 continue;
             };
-            self.session.dropped.extend(last.id.clone());
+            session.dropped.extend(last.id.clone());
             let round = last.round.unwrap_or(self.round);
             starts.extend(self.ask(lane, &last.prompt, round, at));
         }
@@ -216,10 +218,11 @@ impl RaceCore {
             return Vec::new();
         }
         let round = self.round;
-        for (lane, p) in self.lanes.iter_mut().zip(&mut self.session.providers) {
+        let session = Arc::make_mut(&mut self.session);
+        for (lane, p) in self.lanes.iter_mut().zip(&mut session.providers) {
             if p.turns.last().is_some_and(|t| t.round == Some(round)) {
                 if let Some(t) = p.turns.pop() {
-                    self.session.dropped.extend(t.id);
+                    session.dropped.extend(t.id);
                 }
                 lane.live = None;
             }
@@ -278,9 +281,10 @@ impl RaceCore {
     /// settings its conversation was last asked with.
     pub(super) fn load(&mut self, session: Session) {
         self.lanes.truncate(self.configured);
-        self.session = session;
+        self.session = Arc::new(session);
         self.align();
-        for (lane, p) in self.lanes.iter_mut().zip(&mut self.session.providers) {
+        let session = Arc::make_mut(&mut self.session);
+        for (lane, p) in self.lanes.iter_mut().zip(&mut session.providers) {
             lane.live = None;
             lane.saved = (0, 0);
             if !p.model.is_empty() {
@@ -316,7 +320,7 @@ impl RaceCore {
             lane.live = None;
             lane.saved = (0, 0);
         }
-        self.session = session;
+        self.session = Arc::new(session);
         self.round = 0;
         self.autosave = session::Autosave::default();
         self.align();
@@ -326,7 +330,7 @@ impl RaceCore {
     /// order (empty ones are not written to the file), then the session's others, each of which
     /// gets a lane while there is room.
     pub(super) fn align(&mut self) {
-        let providers = &mut self.session.providers;
+        let providers = &mut Arc::make_mut(&mut self.session).providers;
         for (i, lane) in self.lanes.iter().enumerate() {
             match providers
                 .iter()

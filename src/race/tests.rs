@@ -279,7 +279,7 @@ fn lanes_never_asked_are_not_written_to_the_file() {
         prompt: "q".into(),
         at: Instant::now(),
     });
-    let json = serde_json::to_value(&core.session).expect("json");
+    let json = serde_json::to_value(&*core.session).expect("json");
     let names: Vec<&str> = json["providers"]
         .as_array()
         .expect("providers")
@@ -374,4 +374,30 @@ fn a_dropped_turn_is_not_merged_back_from_the_file() {
         turns, 0,
         "the file's copy of the dropped turn stays dropped"
     );
+}
+
+#[test]
+fn a_whole_save_shares_the_record_until_the_record_changes() {
+    let mut core = core(&["a"]);
+    let t0 = Instant::now();
+    let effects = submit(&mut core, "q", t0);
+    let Some(Effect::Save(SaveOp::Whole(saved))) = effects.first() else {
+        panic!("{effects:?}");
+    };
+    assert!(
+        Arc::ptr_eq(saved, &core.session),
+        "the save is the record, not a copy of it"
+    );
+    provider(&mut core, 0, ClientEvent::Delta("more".into()), t0);
+    // The record changed while the save was pending: the core copied it, and the snapshot still
+    // says what it said when it was taken.
+    assert!(!Arc::ptr_eq(saved, &core.session));
+    assert_eq!(saved.providers[0].turns[0].answer, "");
+    assert_eq!(core.session.providers[0].turns[0].answer, "more");
+    drop(effects);
+    // With no save pending, the record is changed in place.
+    let unshared = Arc::as_ptr(&core.session);
+    provider(&mut core, 0, ClientEvent::Delta("!".into()), t0);
+    assert_eq!(Arc::as_ptr(&core.session), unshared);
+    assert_eq!(core.session.providers[0].turns[0].answer, "more!");
 }

@@ -35,7 +35,9 @@ pub struct Piece {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SaveOp {
     /// Rewrite `ID.json` with this snapshot (a turn began or ended).
-    Whole(Box<Session>),
+    /// Shared with the race core's record: the core copies it only if it changes the record
+    /// before this write is done (`Arc::make_mut`), where a copy per save was the rule.
+    Whole(std::sync::Arc<Session>),
     /// Append what streamed to session `session`'s journal.
     Append { session: String, pieces: Vec<Piece> },
 }

@@ -313,6 +313,8 @@ impl Turn {
     /// The request ended: the outcome's text replaces the streamed text, and the turn is complete.
     pub fn finish(&mut self, outcome: &Outcome, cost_usd: Option<f64>) {
         self.answer.clone_from(&outcome.content);
+        // The record keeps it for the session: without the room it grew into while streaming.
+        self.answer.shrink_to_fit();
         self.reasoning.clone_from(&outcome.reasoning);
         self.reasoning_signature
             .clone_from(&outcome.reasoning_signature);

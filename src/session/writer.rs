@@ -111,7 +111,7 @@ mod tests {
     use crate::session::{Field, Piece, Session};
 
     fn whole(id: &str, created: &str) -> SaveOp {
-        SaveOp::Whole(Box::new(Session::with_id(id, created)))
+        SaveOp::Whole(std::sync::Arc::new(Session::with_id(id, created)))
     }
 
     fn append(id: &str, text: &str) -> SaveOp {

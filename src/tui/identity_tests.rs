@@ -186,7 +186,7 @@ fn every_view_reports_the_same_figures_for_one_recorded_race() {
     let race_table = crate::commands::race::render_table(&outcomes, &[None, None]);
 
     // The session as saved and read back, resumed in a fresh TUI.
-    let file = serde_json::to_string(&app.core.session).expect("save");
+    let file = serde_json::to_string(&*app.core.session).expect("save");
     let reread: Session = serde_json::from_str(&file).expect("load");
     let (mut resumed, _) = super::update_tests::app(2);
     update(&mut resumed, Msg::SessionLoaded(Ok(Box::new(reread))));

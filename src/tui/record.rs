@@ -48,7 +48,7 @@ pub fn drive(app: &mut App, event: CoreEvent) -> Vec<Command> {
 /// `/save`: the whole session now, and say where it went.
 pub fn save_now(app: &App) -> Command {
     Command::Save {
-        op: SaveOp::Whole(Box::new(app.core.session.clone())),
+        op: SaveOp::Whole(std::sync::Arc::clone(&app.core.session)),
         announce: true,
     }
 }

@@ -43,6 +43,7 @@ where
         rt.dispatch(&mut app, msg);
     }
     let mut last_draw = tokio::time::Instant::now() - FRAME;
+    let mut was_racing = false;
     while !rt.quitting() {
         let next_draw = last_draw + FRAME;
         tokio::select! {
@@ -73,6 +74,12 @@ where
                 terminal.draw(|f| super::ui::render(&app, f))?;
                 app.dirty = false;
                 last_draw = tokio::time::Instant::now();
+                // A race just ended and its answers are rendered: what that freed goes back.
+                let racing = app.core.in_flight();
+                if was_racing && !racing {
+                    crate::memory::release_free_memory();
+                }
+                was_racing = racing;
             },
         }
     }

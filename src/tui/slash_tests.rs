@@ -281,7 +281,7 @@ fn save_and_export_are_effects_with_the_session() {
             assert_eq!(path, &PathBuf::from(format!("paddock-{sid}.json")));
             let back: crate::session::Session =
                 serde_json::from_str(contents).expect("the export is the session");
-            assert_eq!(back, app.core.session);
+            assert_eq!(back, *app.core.session);
         }
         other => panic!("{other:?}"),
     }

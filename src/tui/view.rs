@@ -56,6 +56,8 @@ impl PaneView {
             for turn in &turns[self.done_turns..finished] {
                 self.done.extend(turn_lines(*turn, width, self.open));
             }
+            // Kept for the rest of the session: no room to spare in it.
+            self.done.shrink_to_fit();
             self.done_turns = finished;
             self.stale = true;
         }
@@ -68,9 +70,11 @@ impl PaneView {
         }
     }
 
+    /// Forget the turn in flight, capacity too: the lines of a long answer would otherwise hold
+    /// their peak size beside the finished turn's own.
     fn forget_in_flight(&mut self) {
-        self.stable.clear();
-        self.live.clear();
+        self.stable = Vec::new();
+        self.live = Vec::new();
         self.scan = BlockScan::default();
         self.stable_bytes = None;
         self.folded = false;
@@ -252,5 +256,32 @@ mod tests {
             view.stable_rendered, stable,
             "each completed block is rendered once, not again with every later one"
         );
+    }
+
+    #[test]
+    fn a_finished_turn_leaves_no_room_behind() {
+        let mut record = streaming(&"A line of an answer that goes on.\n\n".repeat(200));
+        let mut view = PaneView::default();
+        let live = live();
+        view.refresh(
+            &[TurnRef {
+                record: &record,
+                live: Some(&live),
+            }],
+            30,
+            false,
+        );
+        assert!(view.stable.capacity() > 0);
+        record.complete = true;
+        view.refresh(
+            &[TurnRef {
+                record: &record,
+                live: None,
+            }],
+            30,
+            false,
+        );
+        assert_eq!((view.stable.capacity(), view.live.capacity()), (0, 0));
+        assert_eq!(view.done.capacity(), view.done.len());
     }
 }

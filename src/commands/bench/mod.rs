@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::cli::BenchArgs;
-use crate::client::Client;
+use crate::client::{Client, Retain};
 
 use super::table::{bar, StatusLine};
 use super::{build_request, check_request_flags, read_prompt, Failure, Workspace, EXIT_FAILED};
@@ -146,7 +146,7 @@ pub async fn run(ws: &Workspace, args: &BenchArgs) -> Result<(), Failure> {
         let request = build_request(p, &args.request, "");
         asked.insert(p.name.clone(), request.model.clone());
         targets.push(BenchTarget {
-            client: Client::new_in(p, &mut pool)?,
+            client: Client::new_in(p, &mut pool)?.with_retain(Retain::Figures),
             request,
         });
     }
