@@ -742,7 +742,8 @@ fn bench_reports_ttfat_for_reasoning_models_only() {
     assert_eq!(table.matches("TTFAT").count(), 1, "{table}");
 }
 
-/// `bench` keeps figures, not text: a request's outcome holds no answer and no chunk gaps,
+/// `bench` keeps figures, not text, and only `race` keeps chunk gaps: a request's outcome holds
+/// no more than its caller reports,
 /// whatever its length (256 concurrent floods kept 256 answers and gap records before), while
 /// the figures and the answer bound still count every byte.
 #[tokio::test]
@@ -754,7 +755,14 @@ async fn a_figures_only_client_keeps_no_text_but_counts_it() {
     .await;
     let base = server.base_url_openai();
     let full = client("o", Protocol::OpenAi, "flood", &base);
-    let kept = full.complete(request("flood", "go"), |_| {}).await;
+    let kept = full
+        .clone()
+        .with_retain(paddock::client::Retain::TextAndGaps)
+        .complete(request("flood", "go"), |_| {})
+        .await;
+    let text = full.complete(request("flood", "go"), |_| {}).await;
+    assert_eq!(text.content, kept.content, "the default keeps the text");
+    assert!(text.chunk_gaps_us.is_empty(), "and no gaps: only race asks");
     let figures = full
         .clone()
         .with_retain(paddock::client::Retain::Figures)

@@ -32,8 +32,9 @@ pub(super) struct Run {
     retain: super::Retain,
     content: String,
     reasoning: String,
-    /// Bytes of answer and reasoning that arrived, kept or not.
+    /// Bytes of answer and of reasoning that arrived, kept or not.
     text_bytes: usize,
+    reasoning_bytes: usize,
     signature: String,
     /// Anthropic's thinking blocks in order, to send back in a later turn.
     thinking_blocks: Vec<ThinkingBlock>,
@@ -58,7 +59,7 @@ pub(super) struct Run {
 impl Run {
     pub(super) fn new(req: &ChatRequest, max_answer_bytes: usize, retain: super::Retain) -> Self {
         let mut timer = RequestTimer::start(Instant::now());
-        if retain == super::Retain::Figures {
+        if retain != super::Retain::TextAndGaps {
             timer = timer.without_chunk_gaps();
         }
         Self {
@@ -69,6 +70,7 @@ impl Run {
             content: String::new(),
             reasoning: String::new(),
             text_bytes: 0,
+            reasoning_bytes: 0,
             signature: String::new(),
             thinking_blocks: Vec::new(),
             opaque_bytes: 0,
@@ -194,6 +196,9 @@ impl Run {
     /// Count `text`, and keep it unless only figures are retained.
     fn keep(&mut self, field: Field, text: &str) {
         self.text_bytes = self.text_bytes.saturating_add(text.len());
+        if matches!(field, Field::Reasoning) {
+            self.reasoning_bytes = self.reasoning_bytes.saturating_add(text.len());
+        }
         if self.retain == super::Retain::Figures {
             return;
         }
@@ -323,7 +328,7 @@ impl Run {
                 }
             }),
             content: self.content,
-            reasoning_signature: (!self.signature.is_empty() && !self.reasoning.is_empty())
+            reasoning_signature: (!self.signature.is_empty() && self.reasoning_bytes > 0)
                 .then_some(self.signature),
             reasoning: (!self.reasoning.is_empty()).then_some(self.reasoning),
             thinking_blocks: self.thinking_blocks,

@@ -44,7 +44,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     let mut outcome = Outcome::default();
     loop {
         let event = next_batched(&mut events, &mut out).await;
-        let Some(event) = event else { break };
+        let Some(mut event) = event else { break };
         match &event {
             ClientEvent::Delta(text) => {
                 thinking.end();
@@ -57,8 +57,13 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
             }
             _ => {}
         }
-        if let ClientEvent::Done(done) = &event {
+        if let ClientEvent::Done(done) = &mut event {
+            // The text moves here; the record has it already, streamed (`Turn::finish` keeps
+            // it when the outcome brings none), so an answer is held twice at most, not thrice.
+            let content = std::mem::take(&mut done.content);
+            let reasoning = done.reasoning.take();
             outcome = (**done).clone();
+            (outcome.content, outcome.reasoning) = (content, reasoning);
         }
         if let Some(rec) = &mut recorder {
             if matches!(event, ClientEvent::Delta(_)) && rec.save_due() {

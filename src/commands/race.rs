@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::RaceArgs;
-use crate::client::{Client, ClientEvent, Outcome, OutcomeJson};
+use crate::client::{Client, ClientEvent, Outcome, OutcomeJson, Retain};
 use crate::config::format_cost;
 
 use crate::metrics::{inter_token_latency, percentile, token_gap_samples_ms};
@@ -70,6 +70,8 @@ where
         .map(|(client, req)| {
             let on_event = Arc::clone(&on_event);
             let (name, model) = (client.name().to_owned(), req.model.clone());
+            // The smoothness columns are computed from the gaps between chunks.
+            let client = client.with_retain(Retain::TextAndGaps);
             let task = tokio::spawn(async move {
                 let name = client.name().to_owned();
                 client.complete(req, |e| on_event(&name, e)).await

@@ -401,3 +401,36 @@ fn a_whole_save_shares_the_record_until_the_record_changes() {
     assert_eq!(Arc::as_ptr(&core.session), unshared);
     assert_eq!(core.session.providers[0].turns[0].answer, "more!");
 }
+
+/// The TUI's clients keep figures only (`Retain::Figures`): the record's streamed text is then
+/// the answer, and a signed thinking that the streamed reasoning already says is not kept twice.
+#[test]
+fn a_figures_only_outcome_leaves_the_streamed_text_as_the_answer() {
+    use crate::provider::ThinkingBlock;
+    let mut core = core(&["a"]);
+    let t0 = Instant::now();
+    submit(&mut core, "q", t0);
+    for event in [
+        ClientEvent::Reasoning("hm".into()),
+        ClientEvent::Delta("Hel".into()),
+        ClientEvent::Delta("lo".into()),
+    ] {
+        provider(&mut core, 0, event, t0);
+    }
+    let figures = Outcome {
+        reasoning_signature: Some("sig".into()),
+        thinking_blocks: vec![ThinkingBlock::Thinking {
+            thinking: "hm".into(),
+            signature: "sig".into(),
+        }],
+        ..outcome("")
+    };
+    provider(&mut core, 0, ClientEvent::Done(Box::new(figures)), t0);
+    let turn = &core.session.providers[0].turns[0];
+    assert!(turn.complete);
+    assert_eq!(turn.answer, "Hello");
+    assert_eq!(turn.reasoning.as_deref(), Some("hm"));
+    assert_eq!(turn.reasoning_signature.as_deref(), Some("sig"));
+    assert!(turn.thinking_blocks.is_empty(), "{:?}", turn.thinking_blocks);
+    assert_eq!(turn.metrics.output_tokens, Some(11));
+}

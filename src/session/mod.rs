@@ -310,17 +310,23 @@ impl ProviderTranscript {
 }
 
 impl Turn {
-    /// The request ended: the outcome's text replaces the streamed text, and the turn is complete.
+    /// The request ended and the turn is complete. The outcome's text, when it brings any,
+    /// replaces the streamed text; an outcome of figures only (`Retain::Figures`, the TUI's,
+    /// which keeps each answer once: here) leaves the streamed text as the answer.
     pub fn finish(&mut self, outcome: &Outcome, cost_usd: Option<f64>) {
-        self.answer.clone_from(&outcome.content);
+        if !outcome.content.is_empty() {
+            self.answer.clone_from(&outcome.content);
+        }
         // The record keeps it for the session: without the room it grew into while streaming.
         self.answer.shrink_to_fit();
-        self.reasoning.clone_from(&outcome.reasoning);
+        if outcome.reasoning.is_some() {
+            self.reasoning.clone_from(&outcome.reasoning);
+        }
         self.reasoning_signature
             .clone_from(&outcome.reasoning_signature);
         self.thinking_blocks = crate::provider::ThinkingBlock::beyond(
             &outcome.thinking_blocks,
-            outcome.reasoning.as_deref(),
+            self.reasoning.as_deref(),
             outcome.reasoning_signature.as_deref(),
         );
         self.metrics = TurnMetrics::of(outcome, cost_usd);

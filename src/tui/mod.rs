@@ -75,7 +75,14 @@ pub async fn run(mut providers: Vec<ProviderConfig>, options: Options) -> anyhow
     // Panes of one provider (`-p a:m1,a:m2`) share its limiter, as in `race` and `bench`.
     let built: Vec<Result<Client, String>> = crate::client::build_clients(&providers);
     let unavailable = built.iter().map(|c| c.as_ref().err().cloned()).collect();
-    let clients = built.into_iter().map(Result::ok).collect();
+    // The race core's record keeps each answer as it streams: the client keeps no second copy.
+    let clients = built
+        .into_iter()
+        .map(|c| {
+            c.ok()
+                .map(|c| c.with_retain(crate::client::Retain::Figures))
+        })
+        .collect();
     let dir = session::default_dir();
     let mut first = Vec::new();
     if let Some(id) = &options.resume {
