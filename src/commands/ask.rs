@@ -5,7 +5,7 @@ use std::io::Write;
 use crate::cli::AskArgs;
 use futures::{FutureExt, StreamExt};
 
-use crate::client::{Client, ClientEvent, EventStream, Outcome};
+use crate::client::{Client, ClientEvent, EventStream, Outcome, Retain};
 use crate::sanitize::Sanitizer;
 use crate::session::{self, ProviderRef, Recorder, Session};
 
@@ -18,7 +18,12 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     // A bad --resume id is reported before reading stdin or resolving a key.
     let mut recorder = recorder(ws, resume.as_deref(), args.no_save)?;
     let prompt = read_prompt(&words)?;
-    let client = Client::new(provider)?;
+    // Recorded, the answer is kept once, in the record, and taken from it at the end.
+    let retain = match recorder {
+        Some(_) => Retain::Figures,
+        None => Retain::Text,
+    };
+    let client = Client::new(provider)?.with_retain(retain);
     let mut req = build_request(provider, &args.request, &prompt);
     req.stream = !args.no_stream;
     if let Some(saved) = recorder
@@ -58,8 +63,7 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
             _ => {}
         }
         if let ClientEvent::Done(done) = &mut event {
-            // The text moves here; the record has it already, streamed (`Turn::finish` keeps
-            // it when the outcome brings none), so an answer is held twice at most, not thrice.
+            // Its text moves here (recorded, there is none: the record has it, streamed).
             let content = std::mem::take(&mut done.content);
             let reasoning = done.reasoning.take();
             outcome = (**done).clone();
@@ -77,8 +81,15 @@ pub async fn run(ws: &Workspace, args: &AskArgs) -> Result<(), Failure> {
     thinking.end();
     ws.request_log.record(&outcome);
     drop(out);
-    if let Some(e) = recorder.and_then(Recorder::finish) {
-        crate::sanitize::eprint_line(&format!("paddock: warning: {e}"));
+    if let Some(rec) = recorder {
+        let (error, mut record) = rec.finish_into_record();
+        if let Some(e) = error {
+            crate::sanitize::eprint_line(&format!("paddock: warning: {e}"));
+        }
+        if let Some(turn) = record.last_turn_mut(client.name()) {
+            outcome.content = std::mem::take(&mut turn.answer);
+            outcome.reasoning = turn.reasoning.take();
+        }
     }
     let cost = ws
         .config

@@ -431,6 +431,10 @@ fn a_figures_only_outcome_leaves_the_streamed_text_as_the_answer() {
     assert_eq!(turn.answer, "Hello");
     assert_eq!(turn.reasoning.as_deref(), Some("hm"));
     assert_eq!(turn.reasoning_signature.as_deref(), Some("sig"));
-    assert!(turn.thinking_blocks.is_empty(), "{:?}", turn.thinking_blocks);
+    assert!(
+        turn.thinking_blocks.is_empty(),
+        "{:?}",
+        turn.thinking_blocks
+    );
     assert_eq!(turn.metrics.output_tokens, Some(11));
 }

@@ -435,6 +435,11 @@ impl Session {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    /// The latest turn of `name`'s conversation.
+    pub fn last_turn_mut(&mut self, name: &str) -> Option<&mut Turn> {
+        self.provider_mut(name)?.turns.last_mut()
+    }
+
     fn provider_mut(&mut self, name: &str) -> Option<&mut ProviderTranscript> {
         self.providers.iter_mut().find(|p| p.name == name)
     }

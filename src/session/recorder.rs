@@ -189,6 +189,19 @@ impl Recorder {
 
     /// Save what is unsaved, wait for the writes, and say the first that failed.
     pub fn finish(mut self) -> Option<String> {
+        self.flush_and_wait()
+    }
+
+    /// As [`finish`](Self::finish), then hand back the record: `ask` takes its answer from it
+    /// instead of keeping a second copy of the text while it streams.
+    pub fn finish_into_record(mut self) -> (Option<String>, Session) {
+        let error = self.flush_and_wait();
+        // The writer is done: nothing else holds the record, so this copies nothing.
+        let session = Arc::try_unwrap(self.core.session).unwrap_or_else(|shared| (*shared).clone());
+        (error, session)
+    }
+
+    fn flush_and_wait(&mut self) -> Option<String> {
         for effect in self.core.step(CoreEvent::Flush { at: Instant::now() }) {
             self.perform(effect);
         }
