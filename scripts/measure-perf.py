@@ -6,8 +6,9 @@ Servers are `paddock mock` (its own process: only the client is measured) or, fo
 timings, a server inside this script, so both ends read one clock. A measurement, not a test.
 
 Usage: scripts/measure-perf.py [--rounds N] [--only ROW,...] [NAME=BINARY ...]
-  With no binary, builds and measures target/release/paddock. Rows: ask-flood, ask-ttft,
-  tui-paced4, tui-paced1, tui-flood, tui-first-token, tui-transcript, bench, help.
+  With no binary, builds and measures target/release/paddock. Rows: ask-flood, ask-short,
+  ask-ttft, tui-paced4, tui-paced1, tui-flood, tui-first-frame, tui-first-token, tui-transcript,
+  bench, help.
   Example: scripts/measure-perf.py before=/tmp/paddock-old after=target/release/paddock
 """
 import argparse, os, pty, re, select, shutil, signal, socket, statistics, subprocess, sys
@@ -167,6 +168,26 @@ def row_ask_flood(bins, work, rounds, report):
         report("ask, peak RSS, 100k chunks, saving (goal <= aichat's)", name, f"{rss:.1f} MB")
 
 
+def row_ask_short(bins, work, rounds, report):
+    """Peak RSS of `ask` for a short answer (20 chunks), beside aichat's and curl's."""
+    mock = Mock(bins[0][1], work, [("short", 0, 20)])
+    env = env_with(work, {"OPENAI_BASE_URL": mock.base, "OPENAI_API_KEY": "x",
+                          "OPENAI_MODEL": "short"})
+    runs = {}
+    try:
+        for _ in range(rounds * 3):
+            for name, binary in bins:
+                runs.setdefault(name, []).append(timed([binary, "ask", "-p", "openai", "go"], env))
+            if aichat_binary():
+                runs.setdefault("aichat", []).append(
+                    timed([aichat_binary(), "go"], {**env, **aichat_env(work, mock.base, "short")}))
+    finally:
+        mock.close()
+    for name, samples in runs.items():
+        report("ask, peak RSS, a 20-chunk answer, saving (goal <= aichat's)", name,
+               f"{statistics.median(s[1] for s in samples):.1f} MB")
+
+
 def row_ask_ttft(bins, work, rounds, report):
     for name, binary in bins:
         out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts/measure-ttft.py"),
@@ -316,6 +337,38 @@ def first_on_screen(prepare, prompt):
     return None if got is None else (got - sent[0]) * 1000
 
 
+def row_tui_first_frame(bins, work, rounds, report):
+    """From exec to the pane's title on a pty of 160x45 (goal: the first frame under 50 ms)."""
+    import fcntl, struct, termios
+    config = paddock_config(work, f"http://127.0.0.1:{free_port()}/v1", ["frame"])
+    runs = {name: [] for name, _ in bins}
+    for _ in range(rounds * 5):
+        for name, binary in bins:
+            start = time.monotonic()
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execvpe(binary, [binary, "--config", config], env_with(work))
+            fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 160, 0, 0))
+            seen, got = b"", None
+            while time.monotonic() - start < 5 and got is None:
+                ready, _, _ = select.select([fd], [], [], 0.01)
+                if ready:
+                    try:
+                        seen += os.read(fd, 65536)
+                    except OSError:
+                        break
+                    if b"pframe" in seen:
+                        got = (time.monotonic() - start) * 1000
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os.close(fd)
+            runs[name].append(got)
+    for name, samples in runs.items():
+        ok = [s for s in samples if s is not None]
+        text = f"median {statistics.median(ok):.1f} ms over {len(ok)} runs" if ok else "not seen"
+        report("TUI, first frame from exec (goal <= 50 ms)", name, text)
+
+
 def row_tui_first_token(bins, work, rounds, report):
     label = "TUI, first token on screen (goal <= 1 frame, 33 ms)"
     runs = {}
@@ -331,7 +384,8 @@ def row_tui_first_token(bins, work, rounds, report):
                 first_on_screen(aichat, None))
     for name, samples in runs.items():
         ok = [s for s in samples if s is not None]
-        text = f"median {statistics.median(ok):.2f} ms over {len(ok)} runs" if ok else "not seen"
+        text = (f"median {statistics.median(ok):.2f} ms, max {max(ok):.2f} ms over {len(ok)} runs"
+                if ok else "not seen")
         report(label, name, text)
 
 
@@ -369,9 +423,9 @@ def row_help(bins, work, rounds, report):
         report("--help (goal <= 10 ms)", name, f"{(time.monotonic() - start) / 20 * 1000:.2f} ms")
 
 
-ROWS = {"ask-flood": row_ask_flood, "ask-ttft": row_ask_ttft, "tui-paced4": row_tui_paced4,
+ROWS = {"ask-flood": row_ask_flood, "ask-short": row_ask_short, "ask-ttft": row_ask_ttft, "tui-paced4": row_tui_paced4,
         "tui-paced1": row_tui_paced1, "tui-flood": row_tui_flood,
-        "tui-first-token": row_tui_first_token, "tui-transcript": row_tui_transcript,
+        "tui-first-frame": row_tui_first_frame, "tui-first-token": row_tui_first_token, "tui-transcript": row_tui_transcript,
         "bench": row_bench, "help": row_help}
 
 

@@ -28,7 +28,7 @@ pub(super) struct Run {
     pub(super) timer: RequestTimer,
     pub(super) estimate: u64,
     max_answer_bytes: usize,
-    /// Keep the text (`Retain::Everything`) or only count it.
+    /// Keep the text (`Retain::Text`, chunk gaps too for `TextAndGaps`) or count it (`Figures`).
     retain: super::Retain,
     content: String,
     reasoning: String,

@@ -54,6 +54,10 @@ pub struct App {
     pub notice: Option<String>,
     pub demo: bool,
     pub dirty: bool,
+    /// A request's phase just changed (its first token, a retry, its end): the next frame goes
+    /// out at once instead of waiting for the frame clock, so what a clock measured is on screen
+    /// when it happened. Streaming text between phases is drawn at the frame rate.
+    pub draw_now: bool,
     pub picker: Picker,
     /// The code block Alt-Y copied last: (pane, turn, block), so the next Alt-Y takes the one before.
     pub code_cursor: Option<(usize, usize, usize)>,
@@ -92,6 +96,7 @@ impl App {
             notice: None,
             demo,
             dirty: true,
+            draw_now: false,
             picker: Picker::default(),
             code_cursor: None,
             save_error_told: false,

@@ -45,7 +45,11 @@ where
     let mut last_draw = tokio::time::Instant::now() - FRAME;
     let mut was_racing = false;
     while !rt.quitting() {
-        let next_draw = last_draw + FRAME;
+        let next_draw = if app.draw_now {
+            last_draw
+        } else {
+            last_draw + FRAME
+        };
         tokio::select! {
             event = events.recv() => match event {
                 Some(Ok(event)) => {
@@ -73,6 +77,7 @@ where
                 rt.dispatch(&mut app, Msg::Frame);
                 terminal.draw(|f| super::ui::render(&app, f))?;
                 app.dirty = false;
+                app.draw_now = false;
                 last_draw = tokio::time::Instant::now();
                 // A race just ended and its answers are rendered: what that freed goes back.
                 let racing = app.core.in_flight();

@@ -113,7 +113,8 @@ fn on_provider(
             p.view.stale = true;
         }
     }
-    record::drive(
+    let before = lane_phase(app, pane);
+    let commands = record::drive(
         app,
         CoreEvent::Provider {
             lane: pane,
@@ -121,7 +122,17 @@ fn on_provider(
             event,
             at,
         },
-    )
+    );
+    if lane_phase(app, pane) != before {
+        app.draw_now = true;
+    }
+    commands
+}
+
+/// Which phase lane `pane`'s request is in (its kind only: a retry's countdown is not a change).
+fn lane_phase(app: &App, pane: PaneId) -> Option<std::mem::Discriminant<crate::race::Phase>> {
+    let live = app.lane(pane)?.live.as_ref()?;
+    Some(std::mem::discriminant(&live.phase))
 }
 
 /// New limiter snapshots: redraw when they moved, or while anything shows a running clock.

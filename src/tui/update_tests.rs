@@ -178,6 +178,30 @@ fn stream_events_change_only_their_pane() {
 }
 
 #[test]
+fn a_first_token_is_drawn_at_once_and_the_text_after_it_at_the_frame_rate() {
+    let (mut app, t0) = app(1);
+    let (pane, id) = started(&send(&mut app, "hi"))[0];
+    let mut drawn_at_once = |event: ClientEvent, ms| {
+        app.draw_now = false;
+        self::event(&mut app, pane, id, event, t0 + Duration::from_millis(ms));
+        app.draw_now
+    };
+    assert!(drawn_at_once(ClientEvent::Connecting { attempt: 0 }, 0));
+    assert!(drawn_at_once(ClientEvent::Delta("Hel".into()), 120));
+    assert!(!drawn_at_once(ClientEvent::Delta("lo".into()), 130));
+    assert!(!drawn_at_once(ClientEvent::Delta(" there".into()), 140));
+    assert!(!drawn_at_once(ClientEvent::Usage(Usage::default()), 145));
+    done(
+        &mut app,
+        pane,
+        id,
+        "Hello there",
+        t0 + Duration::from_millis(150),
+    );
+    assert!(app.draw_now, "the end of a request is drawn at once");
+}
+
+#[test]
 fn retry_and_queue_events_set_the_phase() {
     let (mut app, t0) = app(1);
     let (pane, id) = started(&send(&mut app, "hi"))[0];
