@@ -75,6 +75,7 @@ where
             },
             _ = tokio::time::sleep_until(next_draw), if app.dirty => {
                 rt.dispatch(&mut app, Msg::Frame);
+                fit_viewport(terminal, app.area)?;
                 terminal.draw(|f| super::ui::render(&app, f))?;
                 app.dirty = false;
                 app.draw_now = false;
@@ -89,6 +90,19 @@ where
         }
     }
     rt.shutdown().await;
+    Ok(())
+}
+
+/// Make the terminal's viewport the screen the app laid out (the last resize event's size). The
+/// viewport is fixed (tui/terminal.rs), so this is the only place it changes; resizing clears
+/// the screen, and the next frame redraws all of it.
+fn fit_viewport<B: Backend>(
+    terminal: &mut Terminal<B>,
+    area: ratatui::layout::Rect,
+) -> Result<(), B::Error> {
+    if terminal.get_frame().area() != area {
+        terminal.resize(area)?;
+    }
     Ok(())
 }
 
@@ -111,4 +125,32 @@ fn terminal_events() -> mpsc::UnboundedReceiver<std::io::Result<crossterm::event
         tracing::error!("tui: cannot start the terminal reader ({e})");
     }
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::layout::Rect;
+    use ratatui::{Terminal, TerminalOptions, Viewport};
+
+    #[test]
+    fn a_resize_event_resizes_the_fixed_viewport_and_the_next_frame_fills_it() {
+        let options = TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+        };
+        let mut terminal =
+            Terminal::with_options(TestBackend::new(100, 30), options).expect("terminal");
+        let grown = Rect::new(0, 0, 100, 30);
+        super::fit_viewport(&mut terminal, grown).expect("fit");
+        let drawn = terminal
+            .draw(|f| f.render_widget(ratatui::widgets::Block::bordered(), f.area()))
+            .expect("draw");
+        assert_eq!(drawn.area, grown);
+        let screen = terminal.backend().buffer();
+        assert_eq!(
+            screen[(99, 29)].symbol(),
+            "┘",
+            "the frame reaches the new corner"
+        );
+    }
 }

@@ -9,7 +9,8 @@ use crossterm::event::{
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use ratatui::backend::CrosstermBackend;
-use ratatui::Terminal;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 /// Frames go through a buffer of their own: `Stdout` alone buffers 1 KiB and is locked for every
 /// one of the many small writes crossterm makes per changed cell, so a frame cost several
@@ -38,10 +39,15 @@ impl TerminalGuard {
             restore();
             return Err(e.into());
         }
-        match Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
-            FRAME_BUFFER,
-            out,
-        ))) {
+        let (width, height) = terminal::size()?;
+        // A fixed viewport, resized by the loop on each resize event: a full-screen one asks the
+        // terminal for its size before every frame (open /dev/tty, ioctl, close: about 4% of
+        // the TUI's time streaming one pane).
+        let options = TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, width, height)),
+        };
+        let backend = CrosstermBackend::new(BufWriter::with_capacity(FRAME_BUFFER, out));
+        match Terminal::with_options(backend, options) {
             Ok(terminal) => Ok(Self { terminal }),
             Err(e) => {
                 restore();
