@@ -11,13 +11,22 @@ use crate::race::{Phase, TurnRef};
 pub fn turn_lines(turn: TurnRef<'_>, width: u16, open: bool) -> Vec<Line<'static>> {
     let width = usize::from(width.max(1));
     let mut out = Vec::new();
-    prompt_lines(turn.prompt(), width, &mut out);
+    turn_head_lines(turn, width, open, &mut out);
+    markdown_lines(turn.answer(), width, &mut out);
+    turn_tail_lines(turn, width, &mut out);
+    out
+}
+
+/// What a finished turn shows before its answer: the prompt, the thinking (folded unless
+/// `open`) and a line for any redacted thinking.
+pub fn turn_head_lines(turn: TurnRef<'_>, width: usize, open: bool, out: &mut Vec<Line<'static>>) {
+    prompt_lines(turn.prompt(), width, out);
     let shown = if open {
         Thinking::Open
     } else {
         Thinking::Folded
     };
-    thinking_lines(turn, shown, width, &mut out);
+    thinking_lines(turn, shown, width, out);
     let redacted = turn.redacted_blocks();
     if redacted > 0 {
         let s = if redacted == 1 { "" } else { "s" };
@@ -25,15 +34,17 @@ pub fn turn_lines(turn: TurnRef<'_>, width: u16, open: bool) -> Vec<Line<'static
             format!("▸ redacted thinking · {redacted} block{s}, encrypted by the provider (sent back as it came)"),
             Style::new().fg(Color::DarkGray).add_modifier(Modifier::ITALIC),
         );
-        wrap_line(&line, width, &mut out);
+        wrap_line(&line, width, out);
         out.push(Line::default());
     }
-    markdown_lines(turn.answer(), width, &mut out);
+}
+
+/// What a turn shows after its answer: how it ended, if not well, and a blank line.
+pub fn turn_tail_lines(turn: TurnRef<'_>, width: usize, out: &mut Vec<Line<'static>>) {
     if let Some(line) = ending(&turn.phase()) {
-        wrap_line(&line, width, &mut out);
+        wrap_line(&line, width, out);
     }
     out.push(Line::default());
-    out
 }
 
 /// How many lines of a model's thinking show while it thinks: the tail, like a terminal.
@@ -121,32 +132,61 @@ pub struct BlockScan {
 }
 
 impl BlockScan {
+    /// Scan on through every complete block.
     pub fn advance(&mut self, text: &str) {
+        while self.next_block(text).is_some() {}
+    }
+
+    /// Scan on to the end of the next complete block; `None` when no more of `text` completes one.
+    pub fn next_block(&mut self, text: &str) -> Option<usize> {
         while let Some(nl) = text.get(self.scanned..).and_then(|rest| rest.find('\n')) {
             let line = &text[self.scanned..self.scanned + nl];
             self.scanned += nl + 1;
-            let trimmed = line.trim_start();
-            if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            if is_fence(line) {
                 self.in_fence = !self.in_fence;
             } else if !self.in_fence && line.trim().is_empty() {
                 self.stable = self.scanned;
+                return Some(self.stable);
             }
         }
+        None
     }
 }
 
-/// The text with the language taken off its last (still open) code fence, so a code block that
-/// is being written renders plain: highlighting it again every frame would cost more than all
-/// the rest of a frame. It is highlighted once, when it completes.
-pub fn without_open_fence_language(text: &str) -> std::borrow::Cow<'_, str> {
-    let Some(start) = text.rfind("```").or_else(|| text.rfind("~~~")) else {
-        return text.into();
-    };
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    if text[start + 3..line_end].trim().is_empty() {
-        return text.into();
+/// A line that opens or closes a code fence (what [`BlockScan`] and [`plain_code`] count).
+fn is_fence(line: &str) -> bool {
+    let trimmed = line.trim_start();
+    trimmed.starts_with("```") || trimmed.starts_with("~~~")
+}
+
+/// The text with the language taken off each code fence, so its code renders plain: `None`
+/// when no fence names one. Highlighting costs more than all the rest of rendering, so a block
+/// still being written renders plain every frame, and a complete one until it first shows
+/// (tui/view.rs).
+pub fn plain_code(text: &str) -> Option<String> {
+    let mut plain = String::new();
+    let mut in_fence = false;
+    let mut stripped = false;
+    for line in text.split_inclusive('\n') {
+        let fence = is_fence(line);
+        let trimmed = line.trim_start();
+        let marks = trimmed
+            .bytes()
+            .take_while(|&b| b == b'`' || b == b'~')
+            .count();
+        let info = &trimmed[marks..];
+        if fence && !in_fence && !info.trim().is_empty() {
+            plain.push_str(&line[..line.len() - trimmed.len() + marks]);
+            if line.ends_with('\n') {
+                plain.push('\n');
+            }
+            stripped = true;
+        } else {
+            plain.push_str(line);
+        }
+        in_fence ^= fence;
     }
-    format!("{}{}", &text[..start + 3], &text[line_end..]).into()
+    stripped.then_some(plain)
 }
 
 /// Markdown to wrapped lines via tui-markdown (headings, lists, emphasis, highlighted code).

@@ -26,6 +26,7 @@ pub mod slash;
 mod tasks;
 mod terminal;
 pub mod ui;
+mod unlit;
 pub mod update;
 mod view;
 mod wrap;

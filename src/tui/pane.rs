@@ -16,3 +16,11 @@ pub struct Pane {
     /// The models its server offers, once asked (`/model` + Tab), or why it could not say.
     pub models: Option<Result<Vec<String>, String>>,
 }
+
+impl Pane {
+    /// The first line that shows in `height` rows: where the user scrolled to, or the tail.
+    pub fn top(&self, height: usize) -> usize {
+        let max_top = self.view.len().saturating_sub(height);
+        self.scroll.unwrap_or(max_top).min(max_top)
+    }
+}

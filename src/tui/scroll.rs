@@ -7,7 +7,7 @@ use super::pane::Pane;
 /// Scroll `delta` lines; reaching the bottom resumes following the tail.
 pub fn scroll_by(pane: &mut Pane, delta: isize, height: u16) {
     let max_top = pane.view.len().saturating_sub(usize::from(height));
-    let top = pane.scroll.unwrap_or(max_top).min(max_top);
+    let top = pane.top(usize::from(height));
     let top = top.saturating_add_signed(delta).min(max_top);
     pane.scroll = (top < max_top).then_some(top);
 }

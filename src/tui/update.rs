@@ -158,9 +158,12 @@ fn refresh_views(app: &mut App) {
     let screen = app.layout();
     for (i, (pane, rect)) in app.panes.iter_mut().zip(screen.panes).enumerate() {
         if let Some(rect) = rect {
-            let width = content_area(rect).width;
+            let area = content_area(rect);
             let turns: Vec<_> = app.core.turns(i).collect();
-            pane.view.refresh(&turns, width, pane.thinking_open);
+            pane.view.refresh(&turns, area.width, pane.thinking_open);
+            let height = usize::from(area.height);
+            let top = pane.top(height);
+            pane.view.light(&turns, top..top + height);
         }
     }
 }

@@ -1,12 +1,18 @@
 //! A pane's render cache: wrapped lines of finished turns kept, and of the streaming turn only
-//! the block still being written is re-rendered, so a frame costs the same however long it gets.
+//! the block still being written is re-rendered, so a frame costs the same however long it gets;
+//! code is highlighted when it first shows (tui/unlit.rs).
+
+use std::hash::{DefaultHasher, Hasher};
+
+use std::ops::Range;
 
 use ratatui::text::Line;
 
 use super::markdown::{
-    markdown_lines, prompt_lines, thinking_lines, turn_lines, without_open_fence_language,
-    BlockScan, Thinking,
+    markdown_lines, plain_code, prompt_lines, thinking_lines, turn_head_lines, turn_lines,
+    turn_tail_lines, BlockScan, Thinking,
 };
+use super::unlit::{light_visible, shift, Unlit};
 use crate::race::TurnRef;
 
 /// Lines of finished turns (`done`), then the turn in flight: its prompt and complete markdown
@@ -19,18 +25,28 @@ pub struct PaneView {
     done_turns: usize,
     done: Vec<Line<'static>>,
     stable: Vec<Line<'static>>,
+    /// Blocks of `done` and of `stable` whose code is not highlighted yet.
+    unlit_done: Vec<Unlit>,
+    unlit_stable: Vec<Unlit>,
     live: Vec<Line<'static>>,
     scan: BlockScan,
     /// How many bytes of the answer `stable` renders; `None` until the turn's prompt is in.
     stable_bytes: Option<usize>,
+    /// Where in `stable` the answer's lines begin (after the prompt and folded thinking).
+    answer_start: usize,
+    /// A hash of the answer's first `stable_bytes`: when the turn finishes, its lines are kept
+    /// only if the record still begins with the text they render.
+    stable_hash: DefaultHasher,
     /// `stable` holds the folded thinking line (the answer began after a thought).
     folded: bool,
     /// `stable` holds some of the answer (a block after it needs a blank line first).
     stable_answer: bool,
-    /// Bytes of answers rendered into `stable` since the view was made: the tests check that
-    /// each byte is rendered once.
+    /// Bytes of answers rendered since the view was made, into `stable` and when a turn
+    /// finishes: the tests check that each byte is rendered once.
     #[cfg(test)]
     stable_rendered: usize,
+    #[cfg(test)]
+    finish_rendered: usize,
     /// The thinking is shown unfolded (Alt-T).
     open: bool,
     /// The turn in flight changed since `live` was built.
@@ -53,8 +69,13 @@ impl PaneView {
             };
         }
         if finished > self.done_turns {
-            for turn in &turns[self.done_turns..finished] {
-                self.done.extend(turn_lines(*turn, width, self.open));
+            for (i, turn) in turns[self.done_turns..finished].iter().enumerate() {
+                // The first was the turn in flight: its lines are here already.
+                if i == 0 {
+                    self.finish_in_flight(*turn, self.done_turns);
+                } else {
+                    self.done.extend(turn_lines(*turn, width, self.open));
+                }
             }
             // Kept for the rest of the session: no room to spare in it.
             self.done.shrink_to_fit();
@@ -63,7 +84,7 @@ impl PaneView {
         }
         if self.stale {
             match turns.get(finished) {
-                Some(turn) => self.render_in_flight(*turn),
+                Some(turn) => self.render_in_flight(*turn, finished),
                 None => self.forget_in_flight(),
             }
             self.stale = false;
@@ -74,16 +95,63 @@ impl PaneView {
     /// their peak size beside the finished turn's own.
     fn forget_in_flight(&mut self) {
         self.stable = Vec::new();
+        self.unlit_stable = Vec::new();
         self.live = Vec::new();
         self.scan = BlockScan::default();
         self.stable_bytes = None;
+        self.answer_start = 0;
+        self.stable_hash = DefaultHasher::default();
         self.folded = false;
         self.stable_answer = false;
     }
 
+    /// The turn in flight finished: its complete blocks move to `done` as they are, and only
+    /// what came after them is rendered, so a long answer is rendered (and its code
+    /// highlighted) once, not once more when it ends. Its head is rendered again: it is short,
+    /// and the thinking's length or a redacted block may have come in since.
+    fn finish_in_flight(&mut self, turn: TurnRef<'_>, index: usize) {
+        let Some(cut) = self
+            .stable_bytes
+            .filter(|&cut| self.renders_start_of(turn.answer(), cut))
+        else {
+            self.done.extend(turn_lines(turn, self.width, self.open));
+            self.forget_in_flight();
+            return;
+        };
+        let width = usize::from(self.width.max(1));
+        turn_head_lines(turn, width, self.open, &mut self.done);
+        // Where the answer's first line goes, less where it was.
+        let moved = self.done.len() as isize - self.answer_start as isize;
+        self.unlit_done
+            .extend(self.unlit_stable.drain(..).map(|block| Unlit {
+                turn: index,
+                lines: shift(&block.lines, moved),
+                ..block
+            }));
+        self.done.extend(self.stable.drain(self.answer_start..));
+        let rest = &turn.answer()[cut..];
+        block_after(rest, self.stable_answer, false, width, &mut self.done);
+        turn_tail_lines(turn, width, &mut self.done);
+        #[cfg(test)]
+        {
+            self.finish_rendered += rest.len();
+        }
+        self.forget_in_flight();
+    }
+
+    /// `stable` renders the first `cut` bytes of `answer`.
+    fn renders_start_of(&self, answer: &str, cut: usize) -> bool {
+        let Some(start) = answer.as_bytes().get(..cut) else {
+            return false;
+        };
+        let mut hash = DefaultHasher::default();
+        hash.write(start);
+        hash.finish() == self.stable_hash.finish()
+    }
+
     /// Re-render the complete blocks only when another one completed (a few times per answer),
     /// and the block being written every time (it is short).
-    fn render_in_flight(&mut self, turn: TurnRef<'_>) {
+    fn render_in_flight(&mut self, turn: TurnRef<'_>, index: usize) {
         let width = usize::from(self.width.max(1));
         if self.stable_bytes.is_none() || turn.answer().len() < self.scan.stable {
             self.forget_in_flight();
@@ -105,10 +173,12 @@ impl PaneView {
             }
             self.stable_answer = false;
             self.stable_bytes = Some(0);
+            self.answer_start = self.stable.len();
+            self.stable_hash = DefaultHasher::default();
         }
         let rendered = self.stable_bytes.unwrap_or(0);
         if cut > rendered {
-            self.append_blocks(&turn.answer()[rendered..cut], width);
+            self.append_blocks(turn.answer(), rendered..cut, index, width);
             self.stable_bytes = Some(cut);
         }
         self.live.clear();
@@ -116,35 +186,64 @@ impl PaneView {
             thinking_lines(turn, Thinking::Live, width, &mut self.live);
         }
         let rest = &turn.answer()[cut..];
-        if cut > 0 && !rest.trim().is_empty() {
-            // The blank line between blocks that rendering them apart leaves out.
-            self.live.push(Line::default());
-        }
-        if self.scan.in_fence {
-            markdown_lines(&without_open_fence_language(rest), width, &mut self.live);
-        } else {
-            markdown_lines(rest, width, &mut self.live);
-        }
+        block_after(rest, self.stable_answer, true, width, &mut self.live);
         self.live.push(Line::default());
     }
 
-    /// Append the blocks that just completed: each is rendered once, so the cost of a block
-    /// completing does not grow with the answer (rendering the whole prefix again did, and
-    /// highlighted every earlier code block each time).
-    fn append_blocks(&mut self, blocks: &str, width: usize) {
-        if blocks.trim().is_empty() {
+    /// Append the blocks of `answer[bytes]`, which just completed, one by one: each is rendered
+    /// once, so the cost of a block completing does not grow with the answer (rendering the
+    /// whole prefix again did), and rendering does not depend on how many complete at once.
+    /// A block with code renders it plain until it shows ([`Self::light`]).
+    fn append_blocks(&mut self, answer: &str, bytes: Range<usize>, turn: usize, width: usize) {
+        let mut scan = BlockScan::default();
+        let mut from = 0;
+        // `bytes` ends where a block does: the scan finds every block of it.
+        while let Some(end) = scan.next_block(&answer[bytes.clone()]) {
+            self.append_block(answer, bytes.start + from..bytes.start + end, turn, width);
+            from = end;
+        }
+    }
+
+    fn append_block(&mut self, answer: &str, bytes: Range<usize>, turn: usize, width: usize) {
+        let block = &answer[bytes.clone()];
+        self.stable_hash.write(block.as_bytes());
+        if block.trim().is_empty() {
             return;
         }
         if self.stable_answer {
             // The blank line between blocks that rendering them apart leaves out.
             self.stable.push(Line::default());
         }
-        markdown_lines(blocks, width, &mut self.stable);
+        let first = self.stable.len();
+        match plain_code(block) {
+            Some(plain) => {
+                markdown_lines(&plain, width, &mut self.stable);
+                let lines = first..self.stable.len();
+                self.unlit_stable.push(Unlit { turn, bytes, lines });
+            }
+            None => markdown_lines(block, width, &mut self.stable),
+        }
         self.stable_answer = true;
         #[cfg(test)]
         {
-            self.stable_rendered += blocks.len();
+            self.stable_rendered += block.len();
         }
+    }
+
+    /// Highlight the code of the blocks that show: the view's lines `visible`, of `turns` as
+    /// [`Self::refresh`] last had them. Done before each frame is drawn, so plain code never shows
+    /// once its block is complete.
+    pub fn light(&mut self, turns: &[TurnRef<'_>], visible: Range<usize>) {
+        let width = usize::from(self.width.max(1));
+        let in_stable = shift(&visible, -(self.done.len() as isize));
+        light_visible(&mut self.done, &mut self.unlit_done, turns, visible, width);
+        light_visible(
+            &mut self.stable,
+            &mut self.unlit_stable,
+            turns,
+            in_stable,
+            width,
+        );
     }
 
     pub fn len(&self) -> usize {
@@ -170,118 +269,25 @@ impl PaneView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::session::Turn;
-
-    fn text(view: &PaneView) -> Vec<String> {
-        view.lines(0, usize::MAX).map(|l| l.to_string()).collect()
+/// The block after a turn's complete ones, `after_blocks` if some came before it (rendering
+/// them apart leaves out the blank line between); `writing`: it is still being written, so its
+/// code renders plain (it would be highlighted again every frame).
+fn block_after(
+    rest: &str,
+    after_blocks: bool,
+    writing: bool,
+    width: usize,
+    out: &mut Vec<Line<'static>>,
+) {
+    if after_blocks && !rest.trim().is_empty() {
+        out.push(Line::default());
     }
-
-    fn streaming(answer: &str) -> Turn {
-        Turn {
-            prompt: "q".to_owned(),
-            answer: answer.to_owned(),
-            ..Turn::default()
-        }
-    }
-
-    /// A turn still streaming, as the core shows it.
-    fn live() -> crate::race::Live {
-        let mut live = crate::race::Live::new(1, 0, std::time::Instant::now());
-        live.phase = crate::race::Phase::Streaming;
-        live
-    }
-
-    #[test]
-    fn block_scan_ends_blocks_at_blank_lines_outside_fences() {
-        let text = "para one\n\n```\ncode\n\nmore\n```\n\ntail";
-        let mut scan = BlockScan::default();
-        scan.advance(text);
-        assert_eq!(
-            &text[..scan.stable],
-            "para one\n\n```\ncode\n\nmore\n```\n\n"
-        );
-        let mut split = BlockScan::default();
-        for end in [3, 11, 20, text.len()] {
-            split.advance(&text[..end]);
-        }
-        assert_eq!(split, scan, "scanning in pieces finds the same blocks");
-    }
-
-    #[test]
-    fn an_open_fence_loses_its_language_until_it_closes() {
-        assert_eq!(
-            without_open_fence_language("x\n```rust\nfn a() {}\n"),
-            "x\n```\nfn a() {}\n"
-        );
-        assert_eq!(without_open_fence_language("```py"), "```");
-        assert_eq!(without_open_fence_language("```\ncode"), "```\ncode");
-        assert_eq!(without_open_fence_language("no fence"), "no fence");
-    }
-
-    #[test]
-    fn a_streaming_turn_renders_like_the_whole_text() {
-        let answer = "# Heading\n\nFirst paragraph, with *emphasis*.\n\n- one\n- two\n\n\
-                      Second paragraph\nover two lines.\n\n```rust\nfn main() {}\n\n```\n\n\
-                      1. first\n2. second\n\n> quoted\n\nLast line";
-        let mut view = PaneView::default();
-        let mut turns = [streaming("")];
-        for end in 1..=answer.len() {
-            if !answer.is_char_boundary(end) {
-                continue;
-            }
-            turns[0].answer = answer[..end].to_owned();
-            view.stale = true;
-            let live = live();
-            let refs = [TurnRef {
-                record: &turns[0],
-                live: Some(&live),
-            }];
-            view.refresh(&refs, 40, false);
-        }
-        let finished = TurnRef {
-            record: &turns[0],
-            live: Some(&live()),
-        };
-        let whole: Vec<String> = turn_lines(finished, 40, false)
-            .iter()
-            .map(|l| l.to_string())
-            .collect();
-        assert_eq!(text(&view), whole);
-        let stable = answer.find("Last").unwrap();
-        assert_eq!(view.stable_bytes, Some(stable));
-        assert_eq!(
-            view.stable_rendered, stable,
-            "each completed block is rendered once, not again with every later one"
-        );
-    }
-
-    #[test]
-    fn a_finished_turn_leaves_no_room_behind() {
-        let mut record = streaming(&"A line of an answer that goes on.\n\n".repeat(200));
-        let mut view = PaneView::default();
-        let live = live();
-        view.refresh(
-            &[TurnRef {
-                record: &record,
-                live: Some(&live),
-            }],
-            30,
-            false,
-        );
-        assert!(view.stable.capacity() > 0);
-        record.complete = true;
-        view.refresh(
-            &[TurnRef {
-                record: &record,
-                live: None,
-            }],
-            30,
-            false,
-        );
-        assert_eq!((view.stable.capacity(), view.live.capacity()), (0, 0));
-        assert_eq!(view.done.capacity(), view.done.len());
+    match plain_code(rest).filter(|_| writing) {
+        Some(plain) => markdown_lines(&plain, width, out),
+        None => markdown_lines(rest, width, out),
     }
 }
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;

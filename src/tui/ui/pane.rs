@@ -110,7 +110,7 @@ fn render_body(lane: &Lane, pane: &Pane, empty: bool, area: Rect, buf: &mut Buff
     }
     let height = usize::from(area.height);
     let max_top = pane.view.len().saturating_sub(height);
-    let top = pane.scroll.unwrap_or(max_top).min(max_top);
+    let top = pane.top(height);
     for (row, line) in pane.view.lines(top, height).enumerate() {
         buf.set_line(area.x, area.y + row as u16, line, area.width);
     }
