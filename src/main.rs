@@ -9,13 +9,14 @@ fn main() {
     // .env first, before the runtime starts threads (setting env vars is not thread-safe).
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    let _log = paddock::logging::init(cli.global.log_file.as_deref());
+    let log = paddock::logging::init(cli.global.log_file.as_deref());
     // `bench` drives many streams at once and is CPU-bound under a flood: it gets every core.
     let many = matches!(cli.command, Some(Command::Bench(_)));
     let runtime = match build_runtime(many) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("paddock: cannot start the async runtime ({e}).");
+            drop(log);
             std::process::exit(commands::EXIT_FAILED);
         }
     };
@@ -24,6 +25,9 @@ fn main() {
         if !failure.message.is_empty() {
             paddock::sanitize::eprint_line(&format!("paddock: {}", failure.message));
         }
+        // `exit` runs no destructors: the log's writer thread would lose what it still holds,
+        // often the very lines that say why this failed.
+        drop(log);
         std::process::exit(failure.code);
     }
 }
