@@ -224,8 +224,9 @@ impl Client {
                         let mut events = Vec::new();
                         let result = 'read: loop {
                             let more = reader.next(&mut events, run.first_token_deadline).await;
+                            let read_at = tokio::time::Instant::now();
                             for event in events.drain(..) {
-                                match run.apply(event) {
+                                match run.apply(event, read_at) {
                                     Ok(Some(e)) => yield e,
                                     Ok(None) => {}
                                     Err(e) => break 'read Err(e),
@@ -375,12 +376,13 @@ fn store_down(sentence: String) -> ApiError {
     e
 }
 
-/// reqwest with connect and idle-read timeouts (never a total deadline, which would cut long
-/// streams), and no proxy for loopback servers (a proxy cannot reach our 127.0.0.1).
+/// reqwest with a connect timeout and no proxy for loopback servers (a proxy cannot reach our
+/// 127.0.0.1). Every read has its deadline from the client itself (the first token, then
+/// content events: client/reader.rs), never a total one, which would cut long streams; reqwest's
+/// own read timeout would only repeat them, and cost two clock reads and a timer reset per read.
 fn http_client(provider: &ProviderConfig) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(provider.connect_timeout)
-        .read_timeout(provider.read_timeout)
         .redirect(same_origin_redirects())
         .user_agent(concat!("paddock/", env!("CARGO_PKG_VERSION")));
     if is_loopback(&provider.base_url) {

@@ -22,6 +22,9 @@ pub(super) enum ResponseReader {
         /// arrive as bytes but move the answer nowhere.
         idle: Duration,
         last_progress: Instant,
+        /// Fires at or before the first deadline; when it fires early (progress moved the
+        /// deadline on) it is set again, so a chunk costs no timer of its own.
+        alarm: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
         /// The first bytes of the body, to recognise an HTML page sent as a 200.
         head: Vec<u8>,
         events_seen: bool,
@@ -30,6 +33,8 @@ pub(super) enum ResponseReader {
         response: Option<reqwest::Response>,
         endpoint: Endpoint,
         model: Option<String>,
+        /// The bound on reading the body when no first-token deadline is set.
+        idle: Duration,
     },
     /// The response cannot be read as this protocol at all (an HTML page, ...).
     Refused(Option<ApiError>),
@@ -58,6 +63,7 @@ impl ResponseReader {
                 raw: Vec::new(),
                 idle,
                 last_progress: Instant::now(),
+                alarm: None,
                 head: Vec::new(),
                 events_seen: false,
             }
@@ -66,6 +72,7 @@ impl ResponseReader {
                 response: Some(response),
                 endpoint: endpoint.clone(),
                 model: None,
+                idle,
             }
         }
     }
@@ -85,6 +92,7 @@ impl ResponseReader {
                 response,
                 endpoint,
                 model,
+                idle,
             } => {
                 let Some(response) = response.take() else {
                     return Ok(false);
@@ -95,7 +103,9 @@ impl ResponseReader {
                     Some((at, within)) => tokio::time::timeout_at(at, read)
                         .await
                         .map_err(|_| first_token_timeout(within))??,
-                    None => read.await?,
+                    None => tokio::time::timeout(*idle, read)
+                        .await
+                        .map_err(|_| idle_timeout(*idle))??,
                 };
                 let completion = endpoint.parse_completion(&body)?;
                 *model = completion.model;
@@ -137,28 +147,41 @@ impl ResponseReader {
             raw,
             idle,
             last_progress,
+            alarm,
             head,
             events_seen,
         } = self
         else {
             return Ok(false);
         };
-        let idle_at = *last_progress + *idle;
-        // Which deadline comes first; its error is only built if it passes (this runs per chunk).
-        let (at, first_token) = match deadline {
-            Some((first, within)) if first < idle_at => (first, Some(within)),
-            _ => (idle_at, None),
-        };
-        let chunk = match tokio::time::timeout_at(at, body.next()).await {
-            Err(_) => {
-                return Err(first_token.map_or_else(|| idle_timeout(*idle), first_token_timeout))
+        let next = loop {
+            let idle_at = *last_progress + *idle;
+            // Which deadline comes first; its error is only built if it passes (this runs per chunk).
+            let (at, first_token) = match deadline {
+                Some((first, within)) if first < idle_at => (first, Some(within)),
+                _ => (idle_at, None),
+            };
+            // Deadlines only move later (progress, the first token), so an alarm set for an
+            // earlier one fires before the one that counts.
+            let alarm = alarm.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+            tokio::select! {
+                biased;
+                next = body.next() => break next,
+                () = alarm.as_mut() => {
+                    if Instant::now() >= at {
+                        return Err(first_token.map_or_else(|| idle_timeout(*idle), first_token_timeout));
+                    }
+                    alarm.as_mut().reset(at);
+                }
             }
-            Ok(None) if decoder.is_done() => return Ok(false),
-            Ok(None) if !*events_seen && head.trim_ascii_start().first() == Some(&b'<') => {
+        };
+        let chunk = match next {
+            None if decoder.is_done() => return Ok(false),
+            None if !*events_seen && head.trim_ascii_start().first() == Some(&b'<') => {
                 return Err(not_an_event_stream("an HTML page"))
             }
-            Ok(None) => return Err(ApiError::truncated()),
-            Ok(Some(chunk)) => chunk.map_err(|e| ApiError::from_transport(&e))?,
+            None => return Err(ApiError::truncated()),
+            Some(chunk) => chunk.map_err(|e| ApiError::from_transport(&e))?,
         };
         if head.len() < 64 {
             let take = (64 - head.len()).min(chunk.len());
@@ -236,6 +259,17 @@ fn bad_response(message: &str) -> ApiError {
     let mut err = ApiError::new(ErrorKind::BadResponse, message);
     err.retriable = false;
     err
+}
+
+/// No response head within the idle time (only when no first-token deadline bounds the wait).
+pub(super) fn no_response_within(idle: Duration) -> ApiError {
+    ApiError::new(
+        ErrorKind::Timeout,
+        format!(
+            "the server sent no response within {} (read_timeout_secs)",
+            human_secs(idle)
+        ),
+    )
 }
 
 fn idle_timeout(idle: Duration) -> ApiError {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::reader::{error_body_prefix, first_token_timeout, human_bytes};
+use super::reader::{error_body_prefix, first_token_timeout, human_bytes, no_response_within};
 use super::{estimate_tokens, Client, ClientEvent, Outcome};
 use crate::metrics::RequestTimer;
 use crate::provider::{ApiError, ChatRequest, ErrorKind, StreamEvent, ThinkingBlock, Usage};
@@ -111,7 +111,9 @@ impl Run {
             Some((at, within)) => tokio::time::timeout_at(at, sending)
                 .await
                 .map_err(|_| first_token_timeout(within))?,
-            None => sending.await,
+            None => tokio::time::timeout(client.idle_timeout, sending)
+                .await
+                .map_err(|_| no_response_within(client.idle_timeout))?,
         };
         let response = sent.map_err(|e| ApiError::from_transport(&e))?;
         let headers = client.endpoint.rate_limits(response.headers());
@@ -133,18 +135,24 @@ impl Run {
             .parse_error(status.as_u16(), &response_headers, &body))
     }
 
-    /// Fold one decoded event into the run; `Err` ends the attempt with a server-sent error.
-    pub(super) fn apply(&mut self, event: StreamEvent) -> Result<Option<ClientEvent>, ApiError> {
+    /// Fold one decoded event, read from the socket at `read_at`, into the run; `Err` ends the
+    /// attempt with a server-sent error. The events of one read share its time: they arrived
+    /// together, however long decoding them takes.
+    pub(super) fn apply(
+        &mut self,
+        event: StreamEvent,
+        read_at: Instant,
+    ) -> Result<Option<ClientEvent>, ApiError> {
         Ok(Some(match event {
             StreamEvent::Delta(text) => {
                 self.token_arrived(&text)?;
-                self.timer.on_delta(Instant::now());
+                self.timer.on_delta(read_at);
                 self.keep(Field::Answer, &text);
                 ClientEvent::Delta(text)
             }
             StreamEvent::Reasoning(text) => {
                 self.token_arrived(&text)?;
-                self.timer.on_reasoning(Instant::now());
+                self.timer.on_reasoning(read_at);
                 self.keep(Field::Reasoning, &text);
                 ClientEvent::Reasoning(text)
             }

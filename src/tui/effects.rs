@@ -59,8 +59,11 @@ impl Runtime {
 
     /// Feed `msg` through `update`, perform the commands, and handle the messages they answer with.
     pub fn dispatch(&mut self, app: &mut App, msg: Msg) {
-        let mut queue = VecDeque::from([msg]);
-        while let Some(msg) = queue.pop_front() {
+        // Most messages answer with nothing: the queue allocates only for those that do (this
+        // runs for every chunk of every stream).
+        let mut queue = VecDeque::new();
+        let mut first = Some(msg);
+        while let Some(msg) = first.take().or_else(|| queue.pop_front()) {
             for command in update_at(app, msg, Instant::now()) {
                 if let Some(answer) = self.perform(command) {
                     queue.push_back(answer);
