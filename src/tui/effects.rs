@@ -63,8 +63,10 @@ impl Runtime {
         // runs for every chunk of every stream).
         let mut queue = VecDeque::new();
         let mut first = Some(msg);
+        // The messages its commands answer with are part of the same change.
+        let now = Instant::now();
         while let Some(msg) = first.take().or_else(|| queue.pop_front()) {
-            for command in update_at(app, msg, Instant::now()) {
+            for command in update_at(app, msg, now) {
                 if let Some(answer) = self.perform(command) {
                     queue.push_back(answer);
                 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -63,7 +63,7 @@ impl Tasks {
         let tx = self.tx.clone();
         let log = self.request_log.clone();
         let handle = tokio::spawn(async move {
-            while let Some(event) = stream.next().await {
+            let forward = |event: ClientEvent, at: Instant| {
                 if let ClientEvent::Done(outcome) = &event {
                     log.record_in_background(outcome);
                 }
@@ -71,10 +71,24 @@ impl Tasks {
                     pane,
                     request_id,
                     event,
-                    at: Instant::now(),
+                    at,
                 };
-                if tx.send(tagged).await.is_err() {
-                    break;
+                tx.send(tagged)
+            };
+            'stream: while let Some(event) = stream.next().await {
+                // What one read brought arrived together: the events ready now share its time
+                // (and a flood reads the clock once per read, not once per chunk).
+                let at = Instant::now();
+                let mut next = Some(event);
+                while let Some(event) = next.take() {
+                    if forward(event, at).await.is_err() {
+                        break 'stream;
+                    }
+                    match stream.next().now_or_never() {
+                        Some(Some(event)) => next = Some(event),
+                        Some(None) => break 'stream,
+                        None => {}
+                    }
                 }
             }
         });
