@@ -25,7 +25,7 @@ pub async fn run_loop<B: Backend>(
 where
     B::Error: Send + Sync + 'static,
 {
-    let (tx, mut rx) = mpsc::channel::<Tagged>(1024);
+    let (tx, mut rx) = mpsc::channel::<Tagged>(QUEUED_EVENTS);
     let (notes_tx, mut notes) = mpsc::unbounded_channel::<Msg>();
     let mut rt = Runtime::new(clients, tx, sessions_dir, notes_tx);
     let mut events = terminal_events();
@@ -62,11 +62,7 @@ where
             },
             Some(first) = rx.recv() => {
                 rt.dispatch(&mut app, first.into_msg());
-                // Take what else is already queued in one go; the frame shows all of it.
-                for _ in 0..256 {
-                    let Ok(more) = rx.try_recv() else { break };
-                    rt.dispatch(&mut app, more.into_msg());
-                }
+                take_queued(&mut rt, &mut app, &mut rx);
             },
             Some(note) = notes.recv() => rt.dispatch(&mut app, note),
             _ = tick.tick() => {
@@ -74,6 +70,8 @@ where
                 rt.dispatch(&mut app, Msg::Limits(limits));
             },
             _ = tokio::time::sleep_until(next_draw), if app.dirty => {
+                // What arrived while the frame waited is in it too.
+                take_queued(&mut rt, &mut app, &mut rx);
                 rt.dispatch(&mut app, Msg::Frame);
                 fit_viewport(terminal, app.area)?;
                 terminal.draw(|f| super::ui::render(&app, f))?;
@@ -92,6 +90,20 @@ where
     rt.shutdown().await;
     Ok(())
 }
+
+/// Take the provider events already queued, in one go: the next frame shows all of them. At
+/// most a queue's worth, so a flood keeps neither the keyboard nor the frame waiting.
+fn take_queued(rt: &mut Runtime, app: &mut App, rx: &mut mpsc::Receiver<Tagged>) {
+    for _ in 0..QUEUED_EVENTS {
+        let Ok(tagged) = rx.try_recv() else {
+            return;
+        };
+        rt.dispatch(app, tagged.into_msg());
+    }
+}
+
+/// How many provider events may wait for the UI; a request task waits while they are all there.
+const QUEUED_EVENTS: usize = 1024;
 
 /// Make the terminal's viewport the screen the app laid out (the last resize event's size). The
 /// viewport is fixed (tui/terminal.rs), so this is the only place it changes; resizing clears
