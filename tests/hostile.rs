@@ -643,6 +643,49 @@ async fn every_wait_has_a_bound() {
     assert!(took < Duration::from_secs(4), "{took:?}");
     assert!(accepted.load(Ordering::SeqCst) >= 1);
 
+    // The same server, with read_timeout_secs shorter than the first-token deadline: any
+    // silence from the server is bounded by it, the wait for the response head too.
+    let cfg = openai_config(
+        h,
+        &format!("http://{addr}"),
+        "read_timeout_secs = 1\nmax_retries = 0",
+    );
+    let started = Instant::now();
+    let out = run_with(h, &cfg, &["ask", "-p", "openai", "--json", "hi"]);
+    let took = started.elapsed();
+    assert_eq!(
+        json_out(&out)["error"]["kind"],
+        "timeout",
+        "{}",
+        describe(&out)
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+
+    // A whole (non-streamed) answer whose body stops halfway.
+    let answer = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Bonjour"},"finish_reason":"stop"}]}"#;
+    let (head, tail) = answer.split_at(20);
+    let stalled = RawResponse {
+        slices: vec![head.as_bytes().to_vec(), tail.as_bytes().to_vec()],
+        gap: Duration::from_secs(30),
+        ..RawResponse::json(200, answer)
+    };
+    let server = RawServer::start(vec![stalled]).await;
+    let cfg = openai_config(h, &server.base(), "read_timeout_secs = 1\nmax_retries = 0");
+    let started = Instant::now();
+    let out = run_with(
+        h,
+        &cfg,
+        &["ask", "-p", "openai", "--no-stream", "--json", "hi"],
+    );
+    let took = started.elapsed();
+    assert_eq!(
+        json_out(&out)["error"]["kind"],
+        "timeout",
+        "{}",
+        describe(&out)
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+
     // A key command that hangs.
     let quiet = RawServer::start(vec![RawResponse::sse(hello_stream().as_bytes(), 64)]).await;
     let cfg = write_config(

@@ -98,14 +98,12 @@ impl ResponseReader {
                     return Ok(false);
                 };
                 let limit = endpoint.limits.max_body_bytes;
-                let read = read_bounded(response, limit);
+                let read = read_bounded(response, limit, *idle);
                 let body = match deadline {
                     Some((at, within)) => tokio::time::timeout_at(at, read)
                         .await
                         .map_err(|_| first_token_timeout(within))??,
-                    None => tokio::time::timeout(*idle, read)
-                        .await
-                        .map_err(|_| idle_timeout(*idle))??,
+                    None => read.await?,
                 };
                 let completion = endpoint.parse_completion(&body)?;
                 *model = completion.model;
@@ -261,7 +259,18 @@ fn bad_response(message: &str) -> ApiError {
     err
 }
 
-/// No response head within the idle time (only when no first-token deadline bounds the wait).
+/// A whole body that stopped coming for the idle time.
+fn no_body_within(idle: Duration) -> ApiError {
+    ApiError::new(
+        ErrorKind::Timeout,
+        format!(
+            "the response body stopped for {} (read_timeout_secs)",
+            human_secs(idle)
+        ),
+    )
+}
+
+/// No response head within the idle time (or the first-token deadline, when that comes first).
 pub(super) fn no_response_within(idle: Duration) -> ApiError {
     ApiError::new(
         ErrorKind::Timeout,
@@ -309,8 +318,13 @@ pub(super) fn human_bytes(n: usize) -> String {
     }
 }
 
-/// A whole body, refused as soon as it passes `limit` (announced or read).
-async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// A whole body, refused as soon as it passes `limit` (announced or read), each read within
+/// `idle` of the one before.
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: usize,
+    idle: Duration,
+) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorKind::TooLarge,
@@ -324,9 +338,9 @@ async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<V
         return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    while let Some(chunk) = tokio::time::timeout(idle, response.chunk())
         .await
+        .map_err(|_| no_body_within(idle))?
         .map_err(|e| ApiError::from_transport(&e))?
     {
         if body.len() + chunk.len() > limit {

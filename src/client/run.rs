@@ -107,13 +107,20 @@ impl Run {
             .request(&client.http, req)
             .header("x-stainless-retry-count", self.retries.to_string())
             .send();
-        let sent = match self.first_token_deadline {
-            Some((at, within)) => tokio::time::timeout_at(at, sending)
+        // The head comes within the idle time (read_timeout_secs bounds any silence), or the
+        // first-token deadline, whichever comes first.
+        let idle = client.idle_timeout;
+        let idle_at = Instant::now().checked_add(idle);
+        let sent = match (self.first_token_deadline, idle_at) {
+            (Some((at, within)), idle_at) if idle_at.is_none_or(|i| at <= i) => {
+                tokio::time::timeout_at(at, sending)
+                    .await
+                    .map_err(|_| first_token_timeout(within))?
+            }
+            (_, Some(idle_at)) => tokio::time::timeout_at(idle_at, sending)
                 .await
-                .map_err(|_| first_token_timeout(within))?,
-            None => tokio::time::timeout(client.idle_timeout, sending)
-                .await
-                .map_err(|_| no_response_within(client.idle_timeout))?,
+                .map_err(|_| no_response_within(idle))?,
+            (_, None) => sending.await,
         };
         let response = sent.map_err(|e| ApiError::from_transport(&e))?;
         let headers = client.endpoint.rate_limits(response.headers());
