@@ -7,7 +7,7 @@ timings, a server inside this script, so both ends read one clock. A measurement
 
 Usage: scripts/measure-perf.py [--rounds N] [--only ROW,...] [NAME=BINARY ...]
   With no binary, builds and measures target/release/paddock. Rows: ask-flood, ask-short,
-  ask-ttft, tui-paced4, tui-paced1, tui-flood, tui-first-frame, tui-first-token, tui-transcript,
+  ask-ttft, tui-paced4, tui-paced1, tui-flood, tui-settle, tui-first-frame, tui-first-token, tui-transcript,
   bench, help.
   Example: scripts/measure-perf.py before=/tmp/paddock-old after=target/release/paddock
 """
@@ -268,6 +268,80 @@ def row_tui_flood(bins, work, rounds, report):
         mock.close()
 
 
+class Replay:
+    """A server in this script answering every chat request with `body`, a recorded SSE
+    response, noting when each answer's last byte went to the kernel: the moment DESIGN.md §6's
+    flood target ("screen settles <= 0.5 s after the server's last byte") counts from."""
+
+    def __init__(self, body):
+        self.body, self.last = body, []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.base = f"http://127.0.0.1:{self.listener.getsockname()[1]}/v1"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+
+    def answer(self, conn):
+        with conn:
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                buf += more
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            while length and len(rest) < int(length.group(1)):
+                rest += conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                         b"content-length: %d\r\nconnection: close\r\n\r\n" % len(self.body))
+            for i in range(0, len(self.body), 65536):
+                conn.sendall(self.body[i:i + 65536])
+            self.last.append(time.monotonic())
+
+    def close(self):
+        self.listener.close()
+
+
+def row_tui_settle(bins, work, rounds, report):
+    label = "TUI, 4 x 100k-chunk flood: screen settled after the server's last byte (goal <= 500 ms)"
+    mock = Mock(bins[0][1], work, [("a", 0, 100_000)])
+    request = urllib.request.Request(
+        mock.base + "/chat/completions", headers={"content-type": "application/json"},
+        data=b'{"model":"a","stream":true,"messages":[{"role":"user","content":"go"}]}')
+    body = urllib.request.urlopen(request, timeout=60).read()
+    mock.close()
+    replay = Replay(body)
+    config = paddock_config(work, replay.base, "abcd")
+    try:
+        for _ in range(rounds):
+            for name, binary in bins:
+                replay.last.clear()
+                in_tmux(f"{binary} --config {config}", env_with(work))
+                time.sleep(1.0)
+                start = time.monotonic()
+                tmux("send-keys", "go", "Enter")
+                while panes_done() < 4 and time.monotonic() - start < 120:
+                    time.sleep(0.02)
+                done = time.monotonic()
+                if len(replay.last) == 4:
+                    report(label, name, f"{(done - max(replay.last)) * 1000:.0f} ms "
+                           f"(the server's last byte {(max(replay.last) - start) * 1000:.0f} ms "
+                           f"after the prompt)")
+                tmux("kill-server")
+    finally:
+        tmux("kill-server")
+        replay.close()
+
+
 def first_on_screen(prepare, prompt):
     """Spawn `prepare(base_url)`'s (command, env) on a pty of 160x45 against a server in this
     process, type `prompt`; ms from the server writing the first chunk to its word reaching
@@ -424,7 +498,7 @@ def row_help(bins, work, rounds, report):
 
 
 ROWS = {"ask-flood": row_ask_flood, "ask-short": row_ask_short, "ask-ttft": row_ask_ttft, "tui-paced4": row_tui_paced4,
-        "tui-paced1": row_tui_paced1, "tui-flood": row_tui_flood,
+        "tui-paced1": row_tui_paced1, "tui-flood": row_tui_flood, "tui-settle": row_tui_settle,
         "tui-first-frame": row_tui_first_frame, "tui-first-token": row_tui_first_token, "tui-transcript": row_tui_transcript,
         "bench": row_bench, "help": row_help}
 
