@@ -68,15 +68,17 @@ impl RequestLog {
 }
 
 fn line(o: &Outcome) -> std::io::Result<String> {
+    // Rounded as `--json` and the session round them: one figure for each measure everywhere.
+    let figures = o.to_json();
     let json = serde_json::to_string(&Line {
         time: now_rfc3339(),
         provider: &o.provider,
         model: &o.model,
         input_tokens: o.usage.input_tokens,
         output_tokens: o.usage.output_tokens,
-        ttft_ms: o.ttft.map(|d| d.as_secs_f64() * 1000.0),
-        latency_ms: o.latency.as_secs_f64() * 1000.0,
-        queue_ms: o.queue.as_secs_f64() * 1000.0,
+        ttft_ms: figures.ttft_ms,
+        latency_ms: figures.latency_ms,
+        queue_ms: figures.queue_ms,
         retries: o.retries,
         finish_reason: o.finish_reason.as_deref(),
         error_kind: o.error.as_ref().map(|e| e.kind.as_str()),

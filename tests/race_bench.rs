@@ -354,6 +354,38 @@ first token: openai (312 ms) · first to finish: openai (1.83 s) · fastest: ope
     assert_eq!(table, want, "\n{table}");
 }
 
+/// The summary line names the figures the rows show: a TTFT near a rounding edge is the same
+/// number in both (the row rounds the recorded figure, the line once rounded the raw one).
+#[test]
+fn race_summary_line_agrees_with_the_rows() {
+    let mut outcomes = synthetic_outcomes();
+    outcomes[0].ttft = Some(Duration::from_nanos(1_499_700));
+    outcomes[0].latency = Duration::from_nanos(2_499_700);
+    let table = race::render_table(&outcomes, &[]);
+    let row = table.lines().nth(2).unwrap();
+    let cells: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).collect();
+    let (ttft, total) = (cells[2].trim(), cells[3].trim());
+    let summary = table.lines().last().unwrap();
+    assert!(
+        summary.contains(&format!("first token: openai ({ttft})"))
+            && summary.contains(&format!("first to finish: openai ({total})")),
+        "\n{table}"
+    );
+    // `ask`'s summary line and the request log say the same of that answer.
+    let ask_line = paddock::commands::ask::summary_line(&outcomes[0], None);
+    assert!(
+        ask_line.contains(&format!("TTFT {ttft}")),
+        "{ask_line} / {row}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("requests.jsonl");
+    paddock::requestlog::RequestLog::at(Some(path.clone())).record(&outcomes[0]);
+    let logged: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let json = serde_json::to_value(outcomes[0].to_json()).unwrap();
+    assert_eq!(logged["ttft_ms"], json["ttft_ms"], "{logged}");
+    assert_eq!(logged["latency_ms"], json["latency_ms"], "{logged}");
+}
+
 /// Reasoning and cache columns appear when some answer has them; "out tok" is every generated
 /// token, so Gemini (thoughts counted apart) and OpenAI (reasoning inside) read the same way.
 #[test]

@@ -267,16 +267,21 @@ pub fn summary_line(o: &Outcome, cost: Option<f64>) -> String {
             tokens(o.usage.output_tokens)
         ),
     ];
-    if let Some(ttft) = o.ttft {
+    // The figures as `--json` and the session record them (rounded once): the line shows the
+    // same TTFT as every other view of this answer.
+    let r = crate::session::TurnMetrics::of(o, None);
+    if let Some(ttft) = r.ttft() {
         parts.push(format!("TTFT {:.0} ms", ttft.as_secs_f64() * 1000.0));
     }
-    if let Some(ttfat) = o.ttfat.filter(|_| o.reasoning.is_some()) {
+    if let Some(ttfat) = r.ttfat() {
         parts.push(format!("TTFAT {:.0} ms", ttfat.as_secs_f64() * 1000.0));
     }
     if o.queue >= std::time::Duration::from_millis(1) {
         parts.push(format!("queued {:.2} s", o.queue.as_secs_f64()));
     }
-    parts.push(format!("total {:.2} s", o.latency.as_secs_f64()));
+    if let Some(latency) = r.latency() {
+        parts.push(format!("total {:.2} s", latency.as_secs_f64()));
+    }
     if let Some(n) = o.usage.reasoning_tokens.filter(|n| *n > 0) {
         parts.push(format!("{n} reasoning tok"));
     }

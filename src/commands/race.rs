@@ -203,9 +203,13 @@ fn leaders(outcomes: &[Outcome]) -> String {
         return "no provider succeeded".to_owned();
     }
     let mut parts = Vec::new();
-    let first_token = ok
+    // The figures the rows show (as the session records them, rounded once): a TTFT of
+    // 1.4997 ms is "1 ms" raw but "2 ms" in its row, and the line must not disagree with it.
+    let recorded: Vec<(&Outcome, TurnMetrics)> =
+        ok.iter().map(|o| (*o, TurnMetrics::of(o, None))).collect();
+    let first_token = recorded
         .iter()
-        .filter_map(|o| Some((o, o.ttft?)))
+        .filter_map(|(o, r)| Some((o, r.ttft()?)))
         .min_by_key(|&(_, d)| d);
     if let Some((o, d)) = first_token {
         parts.push(format!(
@@ -214,11 +218,15 @@ fn leaders(outcomes: &[Outcome]) -> String {
             duration_cell(Some(d))
         ));
     }
-    if let Some(o) = ok.iter().min_by_key(|o| o.latency) {
+    let first_done = recorded
+        .iter()
+        .filter_map(|(o, r)| Some((o, r.latency()?)))
+        .min_by_key(|&(_, d)| d);
+    if let Some((o, d)) = first_done {
         parts.push(format!(
             "first to finish: {} ({})",
             o.provider,
-            duration_cell(Some(o.latency))
+            duration_cell(Some(d))
         ));
     }
     let fastest = ok
