@@ -68,7 +68,10 @@ pub fn thinking_lines(
     width: usize,
     out: &mut Vec<Line<'static>>,
 ) {
-    let (thinking, chars) = (turn.thinking(), turn.thinking_chars());
+    let (thinking, chars) = (
+        crate::sanitize::clean(turn.thinking()),
+        turn.thinking_chars(),
+    );
     if chars == 0 {
         return;
     }
@@ -194,7 +197,10 @@ pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
     if text.is_empty() {
         return;
     }
-    let rendered = tui_markdown::from_str(text);
+    // Whole escape sequences go, as `ask` takes them out; wrap_line only drops the control
+    // characters, which left `]0;title` and `[31m` on screen.
+    let text = crate::sanitize::clean(text);
+    let rendered = tui_markdown::from_str(&text);
     let mut in_code = false;
     for line in &rendered.lines {
         let line = with_base_style(line, rendered.style);
@@ -322,6 +328,18 @@ mod tests {
             code.is_some_and(|l| l.spans.iter().any(|s| s.style.fg.is_some())),
             "code is highlighted"
         );
+    }
+
+    #[test]
+    fn escape_sequences_go_whole_not_only_their_control_bytes() {
+        let mut out = Vec::new();
+        markdown_lines(
+            "safe \u{1b}]0;PWNED\u{7} \u{1b}[31mred\u{1b}[0m \u{9b}31m c1 \u{202e}RLO end",
+            80,
+            &mut out,
+        );
+        let t = text(&out).join("\n");
+        assert_eq!(t, "safe  red  c1 RLO end");
     }
 
     #[test]
