@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use super::fence::{FenceLine, Fences};
+
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 (RFC 4648, with `=` padding).
@@ -57,35 +59,17 @@ pub fn last_code_block(markdown: &str) -> Option<String> {
 /// unclosed fence (an answer cut off mid-block) counts up to the end of the text.
 pub fn code_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();
-    let mut open: Option<(String, Vec<&str>)> = None;
+    let mut fences = Fences::default();
+    let mut body: Option<Vec<&str>> = None;
     for line in markdown.lines() {
-        let trimmed = line.trim_start();
-        match &mut open {
-            None => {
-                let fence: String = trimmed
-                    .chars()
-                    .take_while(|&c| c == '`' || c == '~')
-                    .collect();
-                let uniform = fence.chars().all(|c| fence.starts_with(c));
-                if fence.len() >= 3 && uniform {
-                    open = Some((fence, Vec::new()));
-                }
-            }
-            Some((fence, body)) => {
-                if trimmed.starts_with(fence.as_str())
-                    && trimmed.trim_end().chars().all(|c| fence.starts_with(c))
-                {
-                    blocks.push(body.join("\n"));
-                    open = None;
-                } else {
-                    body.push(line);
-                }
-            }
+        match fences.line(line) {
+            FenceLine::Opens { .. } => body = Some(Vec::new()),
+            FenceLine::Closes => blocks.extend(body.take().map(|b| b.join("\n"))),
+            FenceLine::Inside => body.get_or_insert_with(Vec::new).push(line),
+            FenceLine::Outside => {}
         }
     }
-    if let Some((_, body)) = open {
-        blocks.push(body.join("\n"));
-    }
+    blocks.extend(body.map(|b| b.join("\n")));
     blocks
 }
 

@@ -3,6 +3,7 @@
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 
+use super::fence::{FenceLine, Fences};
 use super::wrap::wrap_line;
 use crate::race::{Phase, TurnRef};
 
@@ -128,8 +129,8 @@ pub fn prompt_lines(prompt: &str, width: usize, out: &mut Vec<Line<'static>>) {
 pub struct BlockScan {
     /// Bytes of whole lines already scanned.
     scanned: usize,
-    /// Inside a code fence that has not closed yet.
-    pub in_fence: bool,
+    /// The code fence open where the scan is, if any.
+    fences: Fences,
     /// The end of the last complete block found so far.
     pub stable: usize,
 }
@@ -145,9 +146,7 @@ impl BlockScan {
         while let Some(nl) = text.get(self.scanned..).and_then(|rest| rest.find('\n')) {
             let line = &text[self.scanned..self.scanned + nl];
             self.scanned += nl + 1;
-            if is_fence(line) {
-                self.in_fence = !self.in_fence;
-            } else if !self.in_fence && line.trim().is_empty() {
+            if self.fences.line(line) == FenceLine::Outside && line.trim().is_empty() {
                 self.stable = self.scanned;
                 return Some(self.stable);
             }
@@ -156,41 +155,42 @@ impl BlockScan {
     }
 }
 
-/// A line that opens or closes a code fence (what [`BlockScan`] and [`plain_code`] count).
-fn is_fence(line: &str) -> bool {
-    let trimmed = line.trim_start();
-    trimmed.starts_with("```") || trimmed.starts_with("~~~")
-}
-
 /// The text with the language taken off each code fence, so its code renders plain: `None`
 /// when no fence names one. Highlighting costs more than all the rest of rendering, so a block
 /// still being written renders plain every frame, and a complete one until it first shows
 /// (tui/view.rs).
 pub fn plain_code(text: &str) -> Option<String> {
     let mut plain = String::new();
-    let mut in_fence = false;
+    let mut fences = Fences::default();
     let mut stripped = false;
     for line in text.split_inclusive('\n') {
-        let fence = is_fence(line);
-        let trimmed = line.trim_start();
-        let marks = trimmed
-            .bytes()
-            .take_while(|&b| b == b'`' || b == b'~')
-            .count();
-        let info = &trimmed[marks..];
-        if fence && !in_fence && !info.trim().is_empty() {
-            plain.push_str(&line[..line.len() - trimmed.len() + marks]);
-            if line.ends_with('\n') {
-                plain.push('\n');
+        match fences.line(line) {
+            FenceLine::Opens { info, marks_end } if !info.trim().is_empty() => {
+                plain.push_str(&line[..marks_end]);
+                if line.ends_with('\n') {
+                    plain.push('\n');
+                }
+                stripped = true;
             }
-            stripped = true;
-        } else {
-            plain.push_str(line);
+            _ => plain.push_str(line),
         }
-        in_fence ^= fence;
     }
     stripped.then_some(plain)
 }
+
+/// tui-markdown's own styles, but its code fences are drawn as a character no text holds (it
+/// is taken out of the text first): a fence line is then never mistaken for a code line that
+/// starts with backticks, as in a fenced block shown inside a longer fence.
+#[derive(Debug, Clone)]
+struct FenceMarked;
+
+impl tui_markdown::StyleSheet for FenceMarked {
+    fn code_block_fence(&self) -> &str {
+        FENCE_MARK
+    }
+}
+
+const FENCE_MARK: &str = "\u{E000}";
 
 /// Markdown to wrapped lines via tui-markdown (headings, lists, emphasis, highlighted code).
 pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
@@ -199,8 +199,12 @@ pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
     }
     // Whole escape sequences go, as `ask` takes them out; wrap_line only drops the control
     // characters, which left `]0;title` and `[31m` on screen.
-    let text = crate::sanitize::clean(text);
-    let rendered = tui_markdown::from_str(&text);
+    let mut text = crate::sanitize::clean(text);
+    if text.contains(FENCE_MARK) {
+        text = text.replace(FENCE_MARK, "\u{FFFD}").into();
+    }
+    let rendered =
+        tui_markdown::from_str_with_options(&text, &tui_markdown::Options::new(FenceMarked));
     let mut in_code = false;
     for line in &rendered.lines {
         let line = with_base_style(line, rendered.style);
@@ -231,12 +235,12 @@ pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
     }
 }
 
-/// The language of a code fence line (```` ```rust ```` gives `rust`, a bare fence ``), or
-/// `None` for any other line.
+/// The language of a code fence line as tui-markdown draws it ([`FENCE_MARK`] then the
+/// language, empty for a bare fence), or `None` for any other line.
 fn code_fence(line: &Line<'_>) -> Option<String> {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
-    let rest = text.trim().strip_prefix("```")?;
-    (!rest.contains('`')).then(|| crate::sanitize::clean_line(rest.trim()))
+    let rest = text.trim().strip_prefix(FENCE_MARK)?;
+    Some(crate::sanitize::clean_line(rest.trim()))
 }
 
 fn with_base_style<'a>(line: &Line<'a>, base: Style) -> Line<'a> {
@@ -340,6 +344,28 @@ mod tests {
         );
         let t = text(&out).join("\n");
         assert_eq!(t, "safe  red  c1 RLO end");
+    }
+
+    #[test]
+    fn a_fenced_block_inside_a_longer_fence_is_code_of_one_frame() {
+        let mut out = Vec::new();
+        markdown_lines(
+            "````markdown\n```python\nprint(1)\n```\n````\n\nafter \u{e000}",
+            40,
+            &mut out,
+        );
+        assert_eq!(
+            text(&out),
+            [
+                "┌─ markdown",
+                "│ ```python",
+                "│ print(1)",
+                "│ ```",
+                "└─",
+                "",
+                "after \u{fffd}"
+            ]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod budget;
 pub mod clipboard;
 mod effects;
 mod events;
+mod fence;
 mod history;
 pub mod keys;
 pub mod layout;

@@ -131,6 +131,33 @@ fn streamed(record: &mut Turn, answer: &str, step: usize) -> PaneView {
 }
 
 #[test]
+fn a_fenced_block_inside_a_longer_fence_streams_as_it_renders_whole() {
+    let answer =
+        "Show it:\n\n````markdown\n```python\nprint(1)\n\nprint(2)\n```\n````\n\nDone.\n\nEnd";
+    for step in [1, 5, 200] {
+        let mut record = streaming("");
+        let mut view = streamed(&mut record, answer, step);
+        record.complete = true;
+        let done = [TurnRef {
+            record: &record,
+            live: None,
+        }];
+        view.refresh(&done, 40, false);
+        view.light(&done, 0..usize::MAX);
+        assert_eq!(
+            text(&view),
+            text_of(turn_lines(done[0], 40, false)),
+            "step {step}"
+        );
+        assert!(
+            text(&view).contains(&"│ print(2)".to_owned()),
+            "{:?}",
+            text(&view)
+        );
+    }
+}
+
+#[test]
 fn a_finished_turn_whose_record_changed_is_rendered_from_the_record() {
     let mut record = streaming("");
     let mut view = streamed(
