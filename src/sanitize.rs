@@ -151,17 +151,21 @@ pub fn is_removed(c: char) -> bool {
         | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Fast check: could any character of `s` need removing? Scans bytes: C0/DEL, the UTF-8 lead
-/// byte of C1 (0xC2 0x80-0x9F) and of the bidi characters (0xE2).
+/// Fast check: could any character of `s` need removing? Scans bytes: C0/DEL, C1 (0xC2
+/// 0x80-0x9F) and the bidi characters (0xE2 0x80 0xAA-0xAE, 0xE2 0x81 0xA6-0xA9), so the
+/// dashes, quotes and arrows of ordinary text (0xE2 too) are no reason to copy it.
 fn needs_care(s: &str) -> bool {
     let bytes = s.as_bytes();
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
     bytes.iter().enumerate().any(|(i, &b)| match b {
         b'\n' | b'\t' => false,
         0..=0x1f | 0x7f => true,
-        0xc2 => bytes
-            .get(i + 1)
-            .is_some_and(|&n| (0x80..=0x9f).contains(&n)),
-        0xe2 => true,
+        0xc2 => (0x80..=0x9f).contains(&at(i + 1)),
+        0xe2 => match at(i + 1) {
+            0x80 => (0xaa..=0xae).contains(&at(i + 2)),
+            0x81 => (0xa6..=0xa9).contains(&at(i + 2)),
+            _ => false,
+        },
         _ => false,
     })
 }
@@ -245,6 +249,20 @@ pub fn for_log(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_check_misses_nothing_the_sanitiser_removes() {
+        for c in (0..0x3000u32).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            if Sanitizer::new().clean_str(&s) != s {
+                assert!(needs_care(&s), "U+{:04X}", c as u32);
+            }
+        }
+        assert!(
+            !needs_care("café — “quoted” → ≈ …"),
+            "ordinary punctuation is no reason to copy"
+        );
+    }
 
     fn in_slices(input: &str, size: usize) -> String {
         let mut s = Sanitizer::new();
