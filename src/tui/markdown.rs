@@ -155,10 +155,11 @@ impl BlockScan {
     }
 }
 
-/// The text with the language taken off each code fence, so its code renders plain: `None`
-/// when no fence names one. Highlighting costs more than all the rest of rendering, so a block
-/// still being written renders plain every frame, and a complete one until it first shows
-/// (tui/view.rs).
+/// The text with each code fence's language hidden from the highlighter (behind
+/// [`UNLIT_MARK`], which no syntax is named after), so its code renders plain while its frame
+/// still names the language: `None` when no fence names one. Highlighting costs more than all
+/// the rest of rendering, so a block still being written renders plain every frame, and a
+/// complete one until it first shows (tui/view.rs).
 pub fn plain_code(text: &str) -> Option<String> {
     let mut plain = String::new();
     let mut fences = Fences::default();
@@ -167,9 +168,8 @@ pub fn plain_code(text: &str) -> Option<String> {
         match fences.line(line) {
             FenceLine::Opens { info, marks_end } if !info.trim().is_empty() => {
                 plain.push_str(&line[..marks_end]);
-                if line.ends_with('\n') {
-                    plain.push('\n');
-                }
+                plain.push_str(UNLIT_MARK);
+                plain.push_str(line[marks_end..].trim_start());
                 stripped = true;
             }
             _ => plain.push_str(line),
@@ -177,6 +177,9 @@ pub fn plain_code(text: &str) -> Option<String> {
     }
     stripped.then_some(plain)
 }
+
+/// Put before a fence's language by [`plain_code`]; [`code_fence`] takes it off again.
+const UNLIT_MARK: &str = "\u{E001}";
 
 /// tui-markdown's own styles, but its code fences are drawn as a character no text holds (it
 /// is taken out of the text first): a fence line is then never mistaken for a code line that
@@ -240,7 +243,10 @@ pub fn markdown_lines(text: &str, width: usize, out: &mut Vec<Line<'static>>) {
 fn code_fence(line: &Line<'_>) -> Option<String> {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let rest = text.trim().strip_prefix(FENCE_MARK)?;
-    Some(crate::sanitize::clean_line(rest.trim()))
+    let lang = rest.trim();
+    Some(crate::sanitize::clean_line(
+        lang.strip_prefix(UNLIT_MARK).unwrap_or(lang),
+    ))
 }
 
 fn with_base_style<'a>(line: &Line<'a>, base: Style) -> Line<'a> {

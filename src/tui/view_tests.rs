@@ -39,18 +39,33 @@ fn block_scan_ends_blocks_at_blank_lines_outside_fences() {
 }
 
 #[test]
-fn plain_code_takes_the_language_off_every_fence() {
+fn plain_code_hides_every_fences_language_from_the_highlighter() {
     assert_eq!(
         plain_code("x\n```rust\nfn a() {}\n```\n\n  ~~~py title\nb\n~~~\n```sh"),
-        Some("x\n```\nfn a() {}\n```\n\n  ~~~\nb\n~~~\n```".to_owned())
+        Some(
+            "x\n```\u{e001}rust\nfn a() {}\n```\n\n  ~~~\u{e001}py title\nb\n~~~\n```\u{e001}sh"
+                .to_owned()
+        )
     );
-    assert_eq!(plain_code("```py"), Some("```".to_owned()));
+    assert_eq!(plain_code("``` py"), Some("```\u{e001}py".to_owned()));
     assert_eq!(
         plain_code("```\ncode ```rust\n```"),
         None,
         "a closing fence is left alone"
     );
     assert_eq!(plain_code("no fence"), None);
+    // Plain, but its frame names the language.
+    let mut out = Vec::new();
+    markdown_lines(
+        &plain_code("```rust\nlet x = 1;\n```").unwrap(),
+        40,
+        &mut out,
+    );
+    assert_eq!(out[0].to_string(), "┌─ rust");
+    assert!(out[1].spans.iter().all(|s| s
+        .style
+        .fg
+        .is_none_or(|c| c == ratatui::style::Color::DarkGray)));
 }
 
 #[test]
