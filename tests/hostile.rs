@@ -594,6 +594,25 @@ async fn every_buffer_has_a_bound() {
 // ---------------------------------------------------------------------------------------------
 // 5. Time bounds
 
+/// `ask --json` with `config` and `args` before the prompt: it must end in a timeout error
+/// before `within`.
+fn times_out(home: &Path, config: &Path, args: &[&str], within: Duration) {
+    let mut all = vec!["ask", "-p", "openai", "--json"];
+    all.extend_from_slice(args);
+    all.push("hi");
+    let started = Instant::now();
+    let out = run_with(home, config, &all);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(
+        json_out(&out)["error"]["kind"],
+        "timeout",
+        "{}",
+        describe(&out)
+    );
+    assert!(took < within, "{took:?}");
+}
+
 /// Class: time bounds. Keep-alives do not count as progress, a server that never sends headers
 /// meets the first-token deadline (retries included), and `api_key_cmd` has a timeout and its
 /// output a shape.
@@ -610,12 +629,7 @@ async fn every_wait_has_a_bound() {
     };
     let server = RawServer::start(vec![keepalive]).await;
     let cfg = openai_config(h, &server.base(), "read_timeout_secs = 1\nmax_retries = 0");
-    let started = Instant::now();
-    let out = run_with(h, &cfg, &["ask", "-p", "openai", "--json", "hi"]);
-    let took = started.elapsed();
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert_eq!(json_out(&out)["error"]["kind"], "timeout");
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    times_out(h, &cfg, &[], Duration::from_secs(3));
 
     // A server that accepts and never answers: the first-token deadline covers the retries.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -634,13 +648,7 @@ async fn every_wait_has_a_bound() {
         &format!("http://{addr}"),
         "first_token_timeout_secs = 1\nmax_retries = 2",
     );
-    let started = Instant::now();
-    let out = run_with(h, &cfg, &["ask", "-p", "openai", "--json", "hi"]);
-    let took = started.elapsed();
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let v = json_out(&out);
-    assert_eq!(v["error"]["kind"], "timeout", "{v}");
-    assert!(took < Duration::from_secs(4), "{took:?}");
+    times_out(h, &cfg, &[], Duration::from_secs(4));
     assert!(accepted.load(Ordering::SeqCst) >= 1);
 
     // The same server, with read_timeout_secs shorter than the first-token deadline: any
@@ -650,16 +658,7 @@ async fn every_wait_has_a_bound() {
         &format!("http://{addr}"),
         "read_timeout_secs = 1\nmax_retries = 0",
     );
-    let started = Instant::now();
-    let out = run_with(h, &cfg, &["ask", "-p", "openai", "--json", "hi"]);
-    let took = started.elapsed();
-    assert_eq!(
-        json_out(&out)["error"]["kind"],
-        "timeout",
-        "{}",
-        describe(&out)
-    );
-    assert!(took < Duration::from_secs(4), "{took:?}");
+    times_out(h, &cfg, &[], Duration::from_secs(4));
 
     // A whole (non-streamed) answer whose body stops halfway.
     let answer = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Bonjour"},"finish_reason":"stop"}]}"#;
@@ -671,20 +670,7 @@ async fn every_wait_has_a_bound() {
     };
     let server = RawServer::start(vec![stalled]).await;
     let cfg = openai_config(h, &server.base(), "read_timeout_secs = 1\nmax_retries = 0");
-    let started = Instant::now();
-    let out = run_with(
-        h,
-        &cfg,
-        &["ask", "-p", "openai", "--no-stream", "--json", "hi"],
-    );
-    let took = started.elapsed();
-    assert_eq!(
-        json_out(&out)["error"]["kind"],
-        "timeout",
-        "{}",
-        describe(&out)
-    );
-    assert!(took < Duration::from_secs(4), "{took:?}");
+    times_out(h, &cfg, &["--no-stream"], Duration::from_secs(4));
 
     // A key command that hangs.
     let quiet = RawServer::start(vec![RawResponse::sse(hello_stream().as_bytes(), 64)]).await;
