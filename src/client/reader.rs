@@ -33,7 +33,7 @@ pub(super) enum ResponseReader {
         response: Option<reqwest::Response>,
         endpoint: Endpoint,
         model: Option<String>,
-        /// The bound on reading the body when no first-token deadline is set.
+        /// The longest a read of the body may wait for the one before (read_timeout_secs).
         idle: Duration,
     },
     /// The response cannot be read as this protocol at all (an HTML page, ...).
@@ -153,12 +153,8 @@ impl ResponseReader {
             return Ok(false);
         };
         let next = loop {
-            let idle_at = *last_progress + *idle;
-            // Which deadline comes first; its error is only built if it passes (this runs per chunk).
-            let (at, first_token) = match deadline {
-                Some((first, within)) if first < idle_at => (first, Some(within)),
-                _ => (idle_at, None),
-            };
+            // Its error is only built if it passes (this runs per chunk).
+            let (at, first_token) = first_deadline(deadline, *last_progress + *idle);
             // Deadlines only move later (progress, the first token), so an alarm set for an
             // earlier one fires before the one that counts.
             let alarm = alarm.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
@@ -257,6 +253,18 @@ fn bad_response(message: &str) -> ApiError {
     let mut err = ApiError::new(ErrorKind::BadResponse, message);
     err.retriable = false;
     err
+}
+
+/// Which comes first, the first-token deadline (with the time it allowed) or `idle_at`: `None`
+/// for the time allowed when it is `idle_at`.
+pub(super) fn first_deadline(
+    first_token: Option<(Instant, Duration)>,
+    idle_at: Instant,
+) -> (Instant, Option<Duration>) {
+    match first_token {
+        Some((first, within)) if first < idle_at => (first, Some(within)),
+        _ => (idle_at, None),
+    }
 }
 
 /// A whole body that stopped coming for the idle time.

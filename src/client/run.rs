@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::reader::{error_body_prefix, first_token_timeout, human_bytes, no_response_within};
+use super::reader::{
+    error_body_prefix, first_deadline, first_token_timeout, human_bytes, no_response_within,
+};
 use super::{estimate_tokens, Client, ClientEvent, Outcome};
 use crate::metrics::RequestTimer;
 use crate::provider::{ApiError, ChatRequest, ErrorKind, StreamEvent, ThinkingBlock, Usage};
@@ -110,18 +112,10 @@ impl Run {
         // The head comes within the idle time (read_timeout_secs bounds any silence), or the
         // first-token deadline, whichever comes first.
         let idle = client.idle_timeout;
-        let idle_at = Instant::now().checked_add(idle);
-        let sent = match (self.first_token_deadline, idle_at) {
-            (Some((at, within)), idle_at) if idle_at.is_none_or(|i| at <= i) => {
-                tokio::time::timeout_at(at, sending)
-                    .await
-                    .map_err(|_| first_token_timeout(within))?
-            }
-            (_, Some(idle_at)) => tokio::time::timeout_at(idle_at, sending)
-                .await
-                .map_err(|_| no_response_within(idle))?,
-            (_, None) => sending.await,
-        };
+        let (at, first_token) = first_deadline(self.first_token_deadline, Instant::now() + idle);
+        let sent = tokio::time::timeout_at(at, sending).await.map_err(|_| {
+            first_token.map_or_else(|| no_response_within(idle), first_token_timeout)
+        })?;
         let response = sent.map_err(|e| ApiError::from_transport(&e))?;
         let headers = client.endpoint.rate_limits(response.headers());
         if !headers.is_empty() {
