@@ -21,6 +21,8 @@ pub struct Unlit {
 
 /// Highlight the blocks of `unlit` whose lines meet `visible`, in place in `lines`; they leave
 /// `unlit`. A block whose text is gone (the turn changed under it) stays plain and leaves too.
+/// `unlit` is in line order, so only the blocks that show are looked at: this runs before every
+/// frame, and its cost does not grow with the transcript.
 pub fn light_visible(
     lines: &mut Vec<Line<'static>>,
     unlit: &mut Vec<Unlit>,
@@ -28,28 +30,29 @@ pub fn light_visible(
     visible: Range<usize>,
     width: usize,
 ) {
-    // A highlighted block can take another line count (a long language label wraps): the
-    // blocks after it move by the difference.
+    let from = unlit.partition_point(|b| b.lines.end <= visible.start);
+    let to = from + unlit[from..].partition_point(|b| b.lines.start < visible.end);
+    // Should a highlighted block take another line count than its plain one, the blocks after
+    // it move by the difference.
     let mut moved: isize = 0;
-    unlit.retain_mut(|block| {
-        block.lines = shift(&block.lines, moved);
-        if block.lines.start >= visible.end || block.lines.end <= visible.start {
-            return true;
-        }
+    for block in unlit.drain(from..to) {
+        let now = shift(&block.lines, moved);
         let text = turns
             .get(block.turn)
             .and_then(|t| t.answer().get(block.bytes.clone()));
-        let Some(text) = text else {
-            return false;
+        let Some(text) = text.filter(|_| now.end <= lines.len()) else {
+            continue;
         };
         let mut lit = Vec::new();
         markdown_lines(text, width, &mut lit);
-        moved += lit.len() as isize - block.lines.len() as isize;
-        if block.lines.end <= lines.len() {
-            lines.splice(block.lines.clone(), lit);
+        moved += lit.len() as isize - now.len() as isize;
+        lines.splice(now, lit);
+    }
+    if moved != 0 {
+        for block in &mut unlit[from..] {
+            block.lines = shift(&block.lines, moved);
         }
-        false
-    });
+    }
 }
 
 /// `lines` moved by `by` (never below 0).

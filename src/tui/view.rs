@@ -3,7 +3,6 @@
 //! code is highlighted when it first shows (tui/unlit.rs).
 
 use std::hash::{DefaultHasher, Hasher};
-
 use std::ops::Range;
 
 use ratatui::text::Line;
@@ -282,7 +281,7 @@ fn block_after(
     if after_blocks && !rest.trim().is_empty() {
         out.push(Line::default());
     }
-    match plain_code(rest).filter(|_| writing) {
+    match writing.then(|| plain_code(rest)).flatten() {
         Some(plain) => markdown_lines(&plain, width, out),
         None => markdown_lines(rest, width, out),
     }
